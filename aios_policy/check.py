@@ -1,0 +1,59 @@
+"""The checking pipeline, as a visible list of stages: read → parse → schema → cross-references →
+compile → lint. Every stage reports all it finds; nothing stops at the first problem.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import compile as compiler
+from . import crossref, lint
+from . import diagnostics as dx
+from .load import Document, load_documents
+from .model import CompiledConstitution, Provenance
+from .schema import check_documents
+from .source import Snapshot, read_directory, read_git_ref
+
+
+@dataclass
+class CheckResult:
+    """What validation found, and the compiled constitution when there were no errors."""
+
+    snapshot: Snapshot
+    documents: list[Document]
+    diagnostics: list[dx.Diagnostic]
+    constitution: CompiledConstitution | None
+
+    @property
+    def errors(self) -> list[dx.Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is dx.Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[dx.Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is dx.Severity.WARNING]
+
+
+def read(path: str | os.PathLike[str], ref: str | None = None) -> Snapshot:
+    """The constitution's files from a folder, or from a git ref of the repository holding it."""
+    return read_git_ref(path, ref) if ref else read_directory(path)
+
+
+def check_snapshot(snapshot: Snapshot) -> CheckResult:
+    documents, found = load_documents(snapshot)
+    schema_problems, broken = check_documents(documents)
+    found += schema_problems
+    valid = [d for d in documents if d.file not in broken]
+    found += crossref.check(documents, valid)
+    provenance = Provenance(snapshot.commit, snapshot.ref, snapshot.dirty)
+    constitution, compile_problems = compiler.build(valid, provenance)
+    found += compile_problems
+    if constitution is not None and not dx.has_errors(found):
+        found += lint.check(constitution, valid)
+    else:
+        constitution = None
+    return CheckResult(snapshot, documents, dx.sort(found), constitution)
+
+
+def check(path: str | os.PathLike[str], ref: str | None = None) -> CheckResult:
+    return check_snapshot(read(path, ref))

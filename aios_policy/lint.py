@@ -1,0 +1,95 @@
+"""Warnings about a valid constitution: rules that can never decide, thresholds nobody uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from . import diagnostics as dx
+from .conditions import EvaluationError
+from .load import Document
+from .model import OUTCOME_RANK, CompiledConstitution, Rule
+from .regions import cells
+
+
+def _matches(rule: Rule, request: dict[str, Any]) -> bool | None:
+    try:
+        return rule.condition.evaluate(request)
+    except EvaluationError:
+        return None
+
+
+def _covers(stricter: Rule, rule: Rule) -> bool:
+    """Whether stricter is in effect whenever rule is."""
+    starts_ok = stricter.effective_from is None or (
+        rule.effective_from is not None and stricter.effective_from <= rule.effective_from)
+    ends_ok = stricter.effective_until is None or (
+        rule.effective_until is not None and stricter.effective_until >= rule.effective_until)
+    return starts_ok and ends_ok
+
+
+def _judge(rule: Rule, action: str, rules: tuple[Rule, ...]) -> tuple[str, list[str]] | None:
+    """("never", []) when rule never matches, ("shadowed", ids) when stricter rules always win, else None."""
+    if rule.condition.opaque:
+        return None
+    stricter = [r for r in rules if OUTCOME_RANK[r.outcome] > OUTCOME_RANK[rule.outcome]
+                and not r.condition.opaque and _covers(r, rule)]
+    examples = cells([rule.condition, *(r.condition for r in stricter)], {"action": action})
+    if examples is None:
+        return None
+    matched, winners = False, set()
+    for request in examples:
+        if not _matches(rule, request):
+            continue
+        matched = True
+        covering = [r.id for r in stricter if _matches(r, request)]
+        if not covering:
+            return None
+        winners.add(covering[0])
+    return ("shadowed", sorted(winners)) if matched else ("never", [])
+
+
+def _rule_warnings(constitution: CompiledConstitution, documents: dict[str, Document]) -> Iterator[dx.Diagnostic]:
+    for policy in constitution.policies.values():
+        for rule in policy.rules:
+            verdicts = [_judge(rule, action, constitution.rules_by_action[action]) for action in policy.actions]
+            if not verdicts or any(v is None for v in verdicts):
+                continue
+            document = documents[rule.origin.file]
+            if all(v[0] == "never" for v in verdicts):
+                yield document.diagnostic("LINT003", f"rule `{rule.id}` can never match: no request satisfies "
+                                          "its condition", rule.origin.pointer + "/when",
+                                          "check the bounds: they contradict each other")
+            else:
+                winners = sorted({w for v in verdicts for w in v[1]})
+                yield document.diagnostic(
+                    "LINT001", f"rule `{rule.id}` can never decide: wherever it matches, stricter "
+                    + ", ".join(f"`{w}`" for w in winners) + " also match", rule.origin.pointer,
+                    "narrow the stricter rules or remove this one")
+
+
+def _used_thresholds(value: Any, found: set[str]) -> set[str]:
+    if isinstance(value, dict):
+        if isinstance(value.get("threshold"), str):
+            found.add(value["threshold"])
+        for child in value.values():
+            _used_thresholds(child, found)
+    elif isinstance(value, list):
+        for child in value:
+            _used_thresholds(child, found)
+    return found
+
+
+def check(constitution: CompiledConstitution, documents: list[Document]) -> list[dx.Diagnostic]:
+    by_file = {d.file: d for d in documents}
+    found = list(_rule_warnings(constitution, by_file))
+    used: set[str] = set()
+    for document in documents:
+        if document.kind != "thresholds":
+            _used_thresholds(document.data, used)
+    for name, threshold in constitution.thresholds.items():
+        if name not in used:
+            found.append(by_file[threshold.origin.file].diagnostic(
+                "LINT002", f"threshold `{name}` is not used by any rule, SLA or confidence bar",
+                threshold.origin.pointer, "use it in a condition, or remove it", key=True))
+    return found

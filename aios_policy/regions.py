@@ -1,0 +1,104 @@
+"""The input space of an action, cut into cells where every structured condition is constant.
+
+Every numeric field is split at each constant and threshold the conditions mention (the constant
+itself, between two constants, below the lowest, above the highest); every enumerated field takes
+each value mentioned plus one value mentioned nowhere; lists take each mentioned item; and every
+field may be missing. One example request per cell therefore decides exactly like every other
+request of that cell, so checking the examples is checking the whole space. Conditions marked
+opaque (raw JMESPath, complex paths, regular expressions) are only sampled by this.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .conditions import ORDERING, Comparison, Condition
+
+MISSING = object()
+OTHER_TEXT = "(any other value)"
+MAX_CELLS = 50_000
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def field_values(comparisons: Iterable[Comparison]) -> dict[str, list[Any]]:
+    """For each simple path: one representative value per region of that field, MISSING included."""
+    numbers: dict[str, set[float]] = {}
+    scalars: dict[str, list[Any]] = {}
+    items: dict[str, list[Any]] = {}
+    paths: list[str] = []
+    for comparison in comparisons:
+        if not comparison.simple:
+            continue
+        path, op, value = comparison.path, comparison.op, comparison.value
+        if path not in paths:
+            paths.append(path)
+        literals = value if isinstance(value, list) else [value]
+        if op == "contains":
+            items.setdefault(path, []).extend(v for v in literals if v not in items.get(path, []))
+        elif op in ORDERING or any(_is_number(v) for v in literals):
+            numbers.setdefault(path, set()).update(v for v in literals if _is_number(v))
+        if op not in ORDERING and op not in ("contains", "exists"):
+            bucket = scalars.setdefault(path, [])
+            bucket.extend(v for v in literals if not _is_number(v) and v is not None and v not in bucket)
+    return {path: _values(numbers.get(path), scalars.get(path, []), items.get(path)) for path in paths}
+
+
+def _values(numbers: set[float] | None, scalars: list[Any], items: list[Any] | None) -> list[Any]:
+    values: list[Any] = []
+    if numbers:
+        points = sorted(numbers)
+        values.append(points[0] - 1)
+        for low, high in itertools.pairwise(points):
+            values.extend((low, (low + high) / 2))
+        values.extend((points[-1], points[-1] + 1))
+    if any(isinstance(s, bool) for s in scalars):
+        values.extend(v for v in (True, False) if v not in scalars)
+    values.extend(scalars)
+    if items is not None:
+        values.extend([[], *([item] for item in items)])
+        if len(items) > 1:
+            values.append(list(items))
+    if not numbers and not items:
+        values.append(OTHER_TEXT)
+    values.append(MISSING)
+    return values
+
+
+def with_field(request: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of request with the dotted path set to value (or removed when value is MISSING)."""
+    head, _, rest = path.partition(".")
+    result = dict(request)
+    if not rest:
+        if value is MISSING:
+            result.pop(head, None)
+        else:
+            result[head] = value
+        return result
+    inner = result.get(head)
+    result[head] = with_field(inner if isinstance(inner, dict) else {}, rest, value)
+    return result
+
+
+def cells(conditions: Iterable[Condition], base: dict[str, Any]) -> Iterator[dict[str, Any]] | None:
+    """One example request per cell of the space the conditions cut; None when there are too many."""
+    comparisons = [c for condition in conditions for c in condition.comparisons()]
+    fields = {path: values for path, values in field_values(comparisons).items() if path not in base}
+    count = 1
+    for values in fields.values():
+        count *= len(values)
+    if count > MAX_CELLS:
+        return None
+
+    def generate() -> Iterator[dict[str, Any]]:
+        for combination in itertools.product(*fields.values()):
+            request = base
+            for path, value in zip(fields, combination, strict=True):
+                request = with_field(request, path, value)
+            yield request
+
+    return generate()
