@@ -51,7 +51,7 @@ def load_documents(snapshot: Snapshot) -> tuple[list[Document], list[dx.Diagnost
     found: list[dx.Diagnostic] = []
     for unreadable in snapshot.unreadable:
         found.append(dx.make("FILE001", f"cannot read the file: {unreadable.reason}",
-                             snapshot.display(unreadable.relative), hint="keep constitution files small, in UTF-8, "
+                             snapshot.display(unreadable.path), hint="keep constitution files small, in UTF-8, "
                              "and inside the constitution folder"))
     for relative in sorted(snapshot.files):
         file = snapshot.display(relative)

@@ -19,6 +19,8 @@ from .conditions import ORDERING, Comparison, Condition
 MISSING = object()
 OTHER_TEXT = "(any other value)"
 MAX_CELLS = 50_000
+# The request schema bounds these fields; regions outside them hold no request.
+DOMAINS: dict[str, tuple[float, float | None]] = {"amount": (0, None), "confidence": (0, 1)}
 
 
 def _is_number(value: Any) -> bool:
@@ -45,17 +47,21 @@ def field_values(comparisons: Iterable[Comparison]) -> dict[str, list[Any]]:
         if op not in ORDERING and op not in ("contains", "exists"):
             bucket = scalars.setdefault(path, [])
             bucket.extend(v for v in literals if not _is_number(v) and v is not None and v not in bucket)
-    return {path: _values(numbers.get(path), scalars.get(path, []), items.get(path)) for path in paths}
+    return {path: _values(numbers.get(path), scalars.get(path, []), items.get(path), DOMAINS.get(path))
+            for path in paths}
 
 
-def _values(numbers: set[float] | None, scalars: list[Any], items: list[Any] | None) -> list[Any]:
+def _values(numbers: set[float] | None, scalars: list[Any], items: list[Any] | None,
+            domain: tuple[float, float | None] | None) -> list[Any]:
     values: list[Any] = []
     if numbers:
-        points = sorted(numbers)
-        values.append(points[0] - 1)
+        low_end, high_end = domain or (None, None)
+        points = sorted(numbers | {bound for bound in (low_end, high_end) if bound is not None})
+        candidates = [points[0] - 1]
         for low, high in itertools.pairwise(points):
-            values.extend((low, (low + high) / 2))
-        values.extend((points[-1], points[-1] + 1))
+            candidates.extend((low, (low + high) / 2))
+        candidates.extend((points[-1], points[-1] + 1))
+        values.extend(v for v in candidates if (low_end is None or v >= low_end) and (high_end is None or v <= high_end))
     if any(isinstance(s, bool) for s in scalars):
         values.extend(v for v in (True, False) if v not in scalars)
     values.extend(scalars)

@@ -74,15 +74,24 @@ def check_documents(documents: Iterable[Document]) -> tuple[list[dx.Diagnostic],
     broken: set[str] = set()
     for document in documents:
         problems = list(_check_schema_key(document))
-        for error in validator(document.kind).iter_errors(document.data):
-            for pointer, message, hint, key in _explain(error):
-                if message == "missing required property `$schema`":
-                    continue  # reported by _check_schema_key with the path to write
-                problems.append(document.diagnostic("SCHEMA002", message, pointer, hint, key))
+        explained = [e for error in validator(document.kind).iter_errors(document.data) for e in _explain(error)]
+        for pointer, message, hint, key in _without_typo_echoes(explained):
+            if message == "missing required property `$schema`":
+                continue  # reported by _check_schema_key with the path to write
+            problems.append(document.diagnostic("SCHEMA002", message, pointer, hint, key))
         if problems:
             broken.add(document.file)
         found.extend(problems)
     return found, broken
+
+
+def _without_typo_echoes(explained: list[tuple[str, str, str | None, bool]]) -> list[tuple[str, str, str | None, bool]]:
+    """Drop `missing required property x` where an unknown property is already `did you mean x?`."""
+    misspelt = {(pointer.rsplit("/", 1)[0], hint) for pointer, message, hint, _ in explained
+                if message.startswith("unknown property")}
+    return [e for e in explained
+            if not (e[1].startswith("missing required property")
+                    and (e[0], "did you mean `" + e[1].split("`")[1] + "`?") in misspelt)]
 
 
 def expected_schema_reference(document: Document) -> str:

@@ -1,0 +1,46 @@
+"""Shared test helpers: a fresh copy of a small valid constitution, and the real `aios` command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+REPO = TESTS.parent
+MINIMAL = TESTS / "fixtures" / "minimal"
+EXAMPLE = REPO / "constitution"
+
+
+def aios_command() -> list[str]:
+    script = Path(sys.executable).with_name("aios")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "aios_policy"]
+
+
+def run_aios(*args: str, cwd: Path | None = None, input: str | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `aios` command in a subprocess."""
+    environment = {k: v for k, v in os.environ.items() if k != "AIOS_CONSTITUTION"}
+    environment.update(env or {})
+    return subprocess.run([*aios_command(), *args], cwd=cwd, input=input, capture_output=True, text=True,
+                          env=environment, timeout=120)
+
+
+@pytest.fixture
+def constitution(tmp_path: Path) -> Path:
+    """A writable copy of the small valid test constitution."""
+    target = tmp_path / "constitution"
+    shutil.copytree(MINIMAL, target)
+    return target
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in a temporary repository with a fixed identity."""
+    environment = {**os.environ, "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+                   "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=environment, check=True)
+    return done.stdout.strip()
