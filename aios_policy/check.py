@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from . import compile as compiler
 from . import crossref, lint
 from . import diagnostics as dx
-from .load import Document, load_documents
+from .load import Document, kind_of, load_documents
 from .model import CompiledConstitution, Provenance
 from .schema import check_documents
 from .source import Snapshot, read_directory, read_git_ref
@@ -44,7 +44,9 @@ def check_snapshot(snapshot: Snapshot) -> CheckResult:
     schema_problems, broken = check_documents(documents)
     found += schema_problems
     valid = [d for d in documents if d.file not in broken]
-    found += crossref.check(documents, valid)
+    parsed = {d.relative for d in documents}
+    unreadable = {kind_of(r) for r in [*snapshot.files, *(u.path for u in snapshot.unreadable)] if r not in parsed}
+    found += crossref.check(documents, valid, {k for k in unreadable if k})
     provenance = Provenance(snapshot.commit, snapshot.ref, snapshot.dirty)
     constitution, compile_problems = compiler.build(valid, provenance)
     found += compile_problems

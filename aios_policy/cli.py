@@ -67,7 +67,7 @@ def main() -> None:
 def _where(result: CheckResult) -> str:
     snapshot = result.snapshot
     if snapshot.commit is None:
-        return "not in git"
+        return "no git commit: outside git, no commit yet, or the repository is unreadable"
     state = "with uncommitted changes" if snapshot.dirty else "clean"
     at = f"at `{snapshot.ref}`, " if snapshot.ref else ""
     return f"{at}commit {snapshot.commit[:12]}, {state}"

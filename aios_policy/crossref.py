@@ -50,8 +50,9 @@ def _index(documents: Iterable[Document]) -> _Index:
 
 
 class _Checker:
-    def __init__(self, index: _Index) -> None:
+    def __init__(self, index: _Index, unreadable: set[str]) -> None:
         self.index = index
+        self.unreadable = unreadable  # kinds with a file that did not parse: their ids are unknown
         self.found: list[dx.Diagnostic] = []
         self.first_seen: dict[tuple[str, str], str] = {}
 
@@ -68,17 +69,17 @@ class _Checker:
             self.first_seen[key] = f"{document.file}:{line}:{column}"
 
     def role(self, document: Document, value: Any, pointer: str) -> None:
-        if isinstance(value, str) and value not in self.index.roles:
+        if isinstance(value, str) and value not in self.index.roles and "org" not in self.unreadable:
             self.report(document, "REF001", pointer, f"unknown role `{value}`",
                         dx.did_you_mean(value, self.index.roles) or "define it under roles in org.json")
 
     def person(self, document: Document, value: Any, pointer: str) -> None:
-        if isinstance(value, str) and value not in self.index.people:
+        if isinstance(value, str) and value not in self.index.people and "org" not in self.unreadable:
             self.report(document, "REF002", pointer, f"unknown person `{value}`",
                         dx.did_you_mean(value, self.index.people) or "define them under people in org.json")
 
     def action(self, document: Document, value: Any, pointer: str) -> None:
-        if isinstance(value, str) and value not in self.index.actions:
+        if isinstance(value, str) and value not in self.index.actions and "policy" not in self.unreadable:
             self.report(document, "REF004", pointer, f"unknown action `{value}`: no policy governs it",
                         dx.did_you_mean(value, self.index.actions) or "add it to the actions of a policy")
 
@@ -200,7 +201,7 @@ class _Checker:
         self.unique(document, "SOP", data["id"], "/id")
         self.role(document, data["owner"], "/owner")
         for i, policy in enumerate(data.get("policies", [])):
-            if policy not in self.index.policies:
+            if policy not in self.index.policies and "policy" not in self.unreadable:
                 self.report(document, "REF005", f"/policies/{i}", f"unknown policy `{policy}`",
                             dx.did_you_mean(policy, filter(None, self.index.policies)) or "name a policy id")
         steps = _items(data, "steps")
@@ -240,7 +241,7 @@ class _Checker:
             for j, person in enumerate(expect.get("approvers", [])):
                 self.person(document, person, f"{where}/expect/approvers/{j}")
             for j, rule in enumerate(expect.get("rules", [])):
-                if rule not in self.index.rules:
+                if rule not in self.index.rules and "policy" not in self.unreadable:
                     self.report(document, "REF006", f"{where}/expect/rules/{j}", f"unknown rule `{rule}`",
                                 dx.did_you_mean(rule, filter(None, self.index.rules)) or "name a rule id")
 
@@ -263,9 +264,14 @@ def _unreachable(steps: list[tuple[int, dict[str, Any]]]) -> Iterator[int]:
     yield from (steps[p][0] for p in range(len(steps)) if p not in reached)
 
 
-def check(all_documents: list[Document], valid_documents: list[Document]) -> list[dx.Diagnostic]:
-    """Cross-reference diagnostics for the valid documents, with ids gathered from all of them."""
-    checker = _Checker(_index(all_documents))
+def check(all_documents: list[Document], valid_documents: list[Document],
+          unreadable_kinds: set[str]) -> list[dx.Diagnostic]:
+    """Cross-reference diagnostics for the valid documents, with ids gathered from all of them.
+
+    Where a file of some kind could not be parsed, names of that kind are not reported unknown:
+    the one real problem (the broken file) is already reported.
+    """
+    checker = _Checker(_index(all_documents), unreadable_kinds)
     for document in sorted(valid_documents, key=lambda d: d.file):
         handler = {"constitution": checker.manifest, "org": checker.org, "policy": checker.policy,
                    "sop": checker.sop, "scenario": checker.scenario}.get(document.kind)

@@ -104,6 +104,10 @@ def _open_repository(path: Path):  # -> git.Repo
     try:
         return git.Repo(path, search_parent_directories=True)
     except git.InvalidGitRepositoryError as error:
+        broken = _enclosing_repository(path)
+        if broken is not None:
+            raise SourceError(f"`{broken / '.git'}` is not a valid git repository",
+                              "check it with `git status`; repair or re-clone it") from error
         raise SourceError(f"`{path}` is not inside a git repository", "run `git init`, or drop --ref") from error
     except git.NoSuchPathError as error:
         raise SourceError(f"no such folder `{path}`", "check --constitution") from error
@@ -122,7 +126,7 @@ def _head_and_dirty(repository_root: Path, constitution: Path) -> tuple[str | No
             return None, True
         dirty = repo.is_dirty(index=True, working_tree=True, untracked_files=True, path=relative)
         return repo.head.commit.hexsha, dirty
-    except (git.GitError, ValueError, OSError):
+    except (git.GitError, SourceError, ValueError, OSError):
         return None, True  # unknown state counts as dirty: never claim a clean commit we cannot prove
 
 
