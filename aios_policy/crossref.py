@@ -54,19 +54,20 @@ class _Checker:
         self.index = index
         self.unreadable = unreadable  # kinds with a file that did not parse: their ids are unknown
         self.found: list[dx.Diagnostic] = []
-        self.first_seen: dict[tuple[str, str], str] = {}
+        self.first_seen: dict[tuple[str, str], tuple[Document, str]] = {}
 
     def report(self, document: Document, code: str, pointer: str, message: str, hint: str | None = None) -> None:
         self.found.append(document.diagnostic(code, message, pointer, hint))
 
     def unique(self, document: Document, what: str, value: Any, pointer: str, scope: str = "") -> None:
         key = (f"{what}:{scope}", value)
-        line, column = document.at(pointer)
         if key in self.first_seen:
+            first, first_pointer = self.first_seen[key]
+            line, column = first.at(first_pointer)  # positions are worked out only for files with problems
             self.report(document, "ID001", pointer, f"{what} id `{value}` is already used",
-                        f"first defined at {self.first_seen[key]}; ids must be unique")
+                        f"first defined at {first.file}:{line}:{column}; ids must be unique")
         else:
-            self.first_seen[key] = f"{document.file}:{line}:{column}"
+            self.first_seen[key] = (document, pointer)
 
     def role(self, document: Document, value: Any, pointer: str) -> None:
         if isinstance(value, str) and value not in self.index.roles and "org" not in self.unreadable:

@@ -29,12 +29,24 @@ def _covers(stricter: Rule, rule: Rule) -> bool:
 
 
 def _judge(rule: Rule, action: str, rules: tuple[Rule, ...]) -> tuple[str, list[str]] | None:
-    """("never", []) when rule never matches, ("shadowed", ids) when stricter rules always win, else None."""
+    """("never", []) when rule never matches, ("shadowed", ids) when stricter rules always win, else None.
+
+    First over the cells of the rule's own fields (other fields absent): exact for "never", and any
+    cell where the rule matches and no stricter rule does proves it can decide. Only a rule that
+    survives that is checked over the cells of every field the stricter rules read as well.
+    """
     if rule.condition.opaque:
         return None
     stricter = [r for r in rules if OUTCOME_RANK[r.outcome] > OUTCOME_RANK[rule.outcome]
                 and not r.condition.opaque and _covers(r, rule)]
-    examples = cells([rule.condition, *(r.condition for r in stricter)], {"action": action})
+    base = {"action": action}
+    own = _covering(rule, stricter, cells([rule.condition], base))
+    if own is None or own[0] == "never":
+        return own
+    return _covering(rule, stricter, cells([rule.condition, *(r.condition for r in stricter)], base))
+
+
+def _covering(rule: Rule, stricter: list[Rule], examples: Iterator[dict[str, Any]] | None) -> tuple[str, list[str]] | None:
     if examples is None:
         return None
     matched, winners = False, set()
@@ -42,10 +54,10 @@ def _judge(rule: Rule, action: str, rules: tuple[Rule, ...]) -> tuple[str, list[
         if not _matches(rule, request):
             continue
         matched = True
-        covering = [r.id for r in stricter if _matches(r, request)]
-        if not covering:
+        covering = next((r.id for r in stricter if _matches(r, request)), None)
+        if covering is None:
             return None
-        winners.add(covering[0])
+        winners.add(covering)
     return ("shadowed", sorted(winners)) if matched else ("never", [])
 
 

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -51,8 +52,28 @@ def validator(kind: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema(kind), registry=_registry())
 
 
+_BASE = "https://aios-policy.invalid/schemas/"  # a name for resolving $ref between our files; never fetched
+
+
+@cache
+def fast_validator(kind: str) -> jsonschema_rs.Validator:
+    """The same schema compiled by jsonschema-rs: a yes/no answer a hundred times faster.
+
+    Valid files (nearly all of them) are settled here; only invalid ones go through jsonschema,
+    whose errors carry everything the diagnostics need.
+    """
+    names = {name: kind for kind, name in SCHEMA_FILES.items()}
+    return jsonschema_rs.validator_for(schema(kind), base_uri=_BASE + SCHEMA_FILES[kind],
+                                       retriever=lambda uri: schema(names[uri.removeprefix(_BASE)]))
+
+
 def is_valid_schema(candidate: object) -> str | None:
     """None when candidate is a valid JSON Schema (2020-12), else why not."""
+    try:
+        if jsonschema_rs.meta.is_valid(candidate):
+            return None
+    except (jsonschema_rs.ReferencingError, ValueError):
+        pass  # e.g. an unknown "$schema": let jsonschema say what is wrong
     try:
         jsonschema.Draft202012Validator.check_schema(candidate)
     except jsonschema.SchemaError as error:
@@ -74,7 +95,10 @@ def check_documents(documents: Iterable[Document]) -> tuple[list[dx.Diagnostic],
     broken: set[str] = set()
     for document in documents:
         problems = list(_check_schema_key(document))
-        explained = [e for error in validator(document.kind).iter_errors(document.data) for e in _explain(error)]
+        if fast_validator(document.kind).is_valid(document.data):
+            explained = []
+        else:
+            explained = [e for error in validator(document.kind).iter_errors(document.data) for e in _explain(error)]
         for pointer, message, hint, key in _without_typo_echoes(explained):
             if message == "missing required property `$schema`":
                 continue  # reported by _check_schema_key with the path to write
