@@ -45,10 +45,11 @@ def check_snapshot(snapshot: Snapshot) -> CheckResult:
     found += schema_problems
     valid = [d for d in documents if d.file not in broken]
     parsed = {d.relative for d in documents}
-    unreadable = {kind_of(r) for r in [*snapshot.files, *(u.path for u in snapshot.unreadable)] if r not in parsed}
-    found += crossref.check(documents, valid, {k for k in unreadable if k})
+    everything = [*snapshot.files, *(u.path for u in snapshot.unreadable)]
+    unreadable = frozenset(filter(None, (kind_of(r) for r in everything if r not in parsed)))
+    found += crossref.check(documents, valid, unreadable)
     provenance = Provenance(snapshot.commit, snapshot.ref, snapshot.dirty)
-    constitution, compile_problems = compiler.build(valid, provenance)
+    constitution, compile_problems = compiler.build(valid, provenance, unreadable)
     found += compile_problems
     if constitution is not None and not dx.has_errors(found):
         found += lint.check(constitution, valid)

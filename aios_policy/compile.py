@@ -41,8 +41,9 @@ DEFAULT_MIN_CONFIDENCE = 0.9
 
 
 class _Compiler:
-    def __init__(self, documents: list[Document]) -> None:
+    def __init__(self, documents: list[Document], unreadable_kinds: set[str]) -> None:
         self.documents = documents
+        self.unreadable_kinds = unreadable_kinds
         self.diagnostics: list[dx.Diagnostic] = []
         self.thresholds: dict[str, Threshold] = {}
         self.tz: ZoneInfo = ZoneInfo("UTC")
@@ -51,6 +52,8 @@ class _Compiler:
         return [d for d in self.documents if d.kind == kind]
 
     def report(self, document: Document, code: str, pointer: str, message: str, hint: str | None = None) -> None:
+        if code == "REF003" and "thresholds" in self.unreadable_kinds:
+            return  # thresholds.json did not parse; that one problem is reported already
         self.diagnostics.append(document.diagnostic(code, message, pointer, hint))
 
     # thresholds -------------------------------------------------------------------------------
@@ -193,9 +196,10 @@ class _Compiler:
                 for document in self.of_kind("scenario") for index, raw in enumerate(document.data["scenarios"])]
 
 
-def build(documents: list[Document], provenance: Provenance) -> tuple[CompiledConstitution | None, list[dx.Diagnostic]]:
+def build(documents: list[Document], provenance: Provenance,
+          unreadable_kinds: frozenset[str] = frozenset()) -> tuple[CompiledConstitution | None, list[dx.Diagnostic]]:
     """The compiled constitution (None without a readable manifest and org) and compile problems."""
-    compiler = _Compiler(documents)
+    compiler = _Compiler(documents, set(unreadable_kinds))
     compiler.read_thresholds()
     manifest = compiler.manifest()
     org = compiler.org()

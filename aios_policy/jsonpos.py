@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -51,13 +52,49 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"`{name}` is not valid JSON")
 
 
+class _Overflow(Exception):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Overflow(text)
+    return value
+
+
+MAX_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def parse(text: str) -> tuple[Any, SyntaxProblem | None, list[DuplicateKey]]:
     """The value, or the syntax problem; plus every duplicated key with its place."""
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant), None, []
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
+                           parse_float=_finite_float)
+        if _depth(value) > MAX_DEPTH:
+            return None, SyntaxProblem(f"the JSON is nested more than {MAX_DEPTH} levels deep", 1, 1,
+                                       "flatten the structure"), []
+        return value, None, []
     except _Duplicates:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
         return value, None, Positions(text).duplicates
+    except _Overflow as overflow:
+        positions = Positions(text)
+        offset = text.find(str(overflow))
+        line, column = positions.line_column(max(offset, 0))
+        return None, SyntaxProblem(f"the number `{overflow}` is too large", line, column,
+                                   "write a number below 1e308"), []
     except json.JSONDecodeError as error:
         return None, _syntax_problem(text, error), []
     except ValueError as error:  # NaN / Infinity, which JSON does not have

@@ -197,3 +197,40 @@ def test_all_problems_are_reported_at_once_sorted_by_file_and_line(constitution:
     assert [d.code for d in diagnostics] == ["REF001", "REF001", "REF007", "SOP002"]
     keys = [(d.file, d.line, d.column) for d in diagnostics]
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"thresholds": {"x": {"value": 1e400, "description": "d"}}}', "too large"),
+    ('{"thresholds": {"x": {"value": NaN, "description": "d"}}}', "not valid JSON"),
+    ("[" * 70 + "]" * 70, "nested more than 64 levels"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_hostile_json_is_refused_with_a_clear_message(constitution: Path, text: str, message: str) -> None:
+    (constitution / "thresholds.json").write_text(text)
+    [diagnostic] = [d for d in check(constitution).diagnostics if d.code == "JSON001"]
+    assert message in diagnostic.message and diagnostic.file.endswith("thresholds.json")
+
+
+def test_a_byte_order_mark_is_accepted(constitution: Path) -> None:
+    org = constitution / "org.json"
+    org.write_bytes(b"\xef\xbb\xbf" + org.read_bytes())
+    assert not check(constitution).diagnostics
+
+
+def test_both_schema_engines_agree_on_every_case(constitution: Path) -> None:
+    """jsonschema-rs settles valid files; jsonschema explains invalid ones: they must agree."""
+    from aios_policy.schema import fast_validator, validator
+
+    documents = [json.loads(p.read_text()) for p in constitution.rglob("*.json")]
+    for case in CASES:
+        target = constitution / case.file
+        text = target.read_text().replace(case.old, case.new, 1)
+        try:
+            documents.append(json.loads(text))
+        except json.JSONDecodeError:
+            continue
+    kinds = {"constitution": "constitution", "org": "org", "thresholds": "thresholds"}
+    for data in documents:
+        kind = next((k for k in kinds if isinstance(data, dict) and k in str(data.get("$schema", ""))), None)
+        kind = kind or ("policy" if "rules" in data else "sop" if "steps" in data else "scenario")
+        assert fast_validator(kind).is_valid(data) == validator(kind).is_valid(data), data.get("id")
