@@ -46,7 +46,8 @@ def _judge(rule: Rule, action: str, rules: tuple[Rule, ...]) -> tuple[str, list[
     return _covering(rule, stricter, cells([rule.condition, *(r.condition for r in stricter)], base))
 
 
-def _covering(rule: Rule, stricter: list[Rule], examples: Iterator[dict[str, Any]] | None) -> tuple[str, list[str]] | None:
+def _covering(rule: Rule, stricter: list[Rule],
+              examples: Iterator[dict[str, Any]] | None) -> tuple[str, list[str]] | None:
     if examples is None:
         return None
     matched, winners = False, set()

@@ -61,7 +61,8 @@ def _values(numbers: set[float] | None, scalars: list[Any], items: list[Any] | N
         for low, high in itertools.pairwise(points):
             candidates.extend((low, (low + high) / 2))
         candidates.extend((points[-1], points[-1] + 1))
-        values.extend(v for v in candidates if (low_end is None or v >= low_end) and (high_end is None or v <= high_end))
+        values.extend(v for v in candidates
+                      if (low_end is None or v >= low_end) and (high_end is None or v <= high_end))
     if any(isinstance(s, bool) for s in scalars):
         values.extend(v for v in (True, False) if v not in scalars)
     values.extend(scalars)

@@ -55,7 +55,8 @@ def generate(root: Path, policies: int = 1000, actions: int = 50) -> Path:
         tier = p // actions  # policies sharing an action cut amount at different points
         path = folder / "policies" / f"policy{p:04d}.json"
         escalation = {"stages": [{"role": "ops_manager"}], "sla": "4 business hours",
-                      "require": {"type": "object", "required": ["ticket"], "properties": {"ticket": {"type": "string"}}}}
+                      "require": {"type": "object", "required": ["ticket"],
+                                  "properties": {"ticket": {"type": "string"}}}}
         _write(path, {
             "$schema": _schema(path, folder, "policy"), "id": f"policy{p:04d}", "title": f"Policy {p}",
             "owner": "ops_manager", "summary": f"Generated policy {p} for action {a}.",
@@ -66,9 +67,11 @@ def generate(root: Path, policies: int = 1000, actions: int = 50) -> Path:
                                   {"path": "attributes.region", "op": "eq", "value": f"r{tier}"}]}},
                 {"id": f"p{p}-manager", "outcome": "escalate", "reason": "Mid amounts need a manager.",
                  "escalation": escalation,
-                 "when": {"all": [{"path": "amount", "op": "gt", **limit}, {"path": "amount", "op": "lte", **manager}]}},
+                 "when": {"all": [{"path": "amount", "op": "gt", **limit},
+                                  {"path": "amount", "op": "lte", **manager}]}},
                 {"id": f"p{p}-finance", "outcome": "escalate", "reason": "Large amounts need finance.",
-                 "escalation": {"stages": [{"role": "ops_manager"}, {"role": "finance_manager"}], "sla": "1 business day"},
+                 "escalation": {"stages": [{"role": "ops_manager"}, {"role": "finance_manager"}],
+                                "sla": "1 business day"},
                  "when": {"path": "amount", "op": "gt", **manager},
                  "obligations": [{"kind": "notify", "role": "owner", "text": "Tell the owner."}]},
                 {"id": f"p{p}-blocked", "outcome": "deny", "reason": "Blocked counterparties are refused.",

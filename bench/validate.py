@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import generate  # noqa: E402  (a sibling script, not a package)
+from generate import generate
 
 BASELINE = "import json, pathlib, sys; [json.loads(p.read_bytes()) for p in pathlib.Path(sys.argv[1]).rglob('*.json')]"
 
@@ -51,7 +51,8 @@ def main() -> None:
             floor.append(_time(baseline, 0))
             aios.append(_time(validate, 0))
     files = options.policies + 3
-    print(f"aios validate, {options.policies} policies ({files} files, {options.policies * 5} rules), {options.runs} runs")
+    rules = options.policies * 5
+    print(f"aios validate, {options.policies} policies ({files} files, {rules} rules), {options.runs} runs")
     print(f"  aios validate      median {statistics.median(aios):.3f} s  (min {min(aios):.3f}, max {max(aios):.3f})")
     print(f"  read + json.loads  median {statistics.median(floor):.3f} s  (min {min(floor):.3f}, max {max(floor):.3f})")
     print(f"  ratio              {statistics.median(aios) / statistics.median(floor):.1f}x the parse-only floor")

@@ -41,7 +41,8 @@ def test_every_property_has_a_title_and_a_description(name: str) -> None:
     schema = SCHEMAS[name]
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    missing = [where for where, child in _properties(schema, "") if not (child.get("title") and child.get("description"))]
+    missing = [where for where, child in _properties(schema, "")
+               if not (child.get("title") and child.get("description"))]
     assert not missing, f"{name}: properties without title or description: {missing}"
 
 
