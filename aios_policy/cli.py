@@ -6,13 +6,13 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from typing import Any
 
 import click
 
 from . import diagnostics as dx
 from .check import CheckResult, check
+from .cli_options import constitution_option, constitution_options, format_option
 from .errors import AiosError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -38,20 +38,6 @@ class _Group(click.Group):
             click.echo("hint: this is a bug in aios-policy; set AIOS_DEBUG=1 to see the traceback and report it",
                        err=True)
             ctx.exit(EXIT_INTERNAL)
-
-
-def constitution_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    function = click.option("--ref", metavar="REF",
-                            help="Read the constitution as it is at this git ref (branch, tag, commit) "
-                                 "instead of the working tree.")(function)
-    return click.option("--constitution", "-c", "constitution", metavar="PATH", default="constitution",
-                        envvar="AIOS_CONSTITUTION", show_default=True, show_envvar=True,
-                        help="The constitution folder (holding constitution.json).")(function)
-
-
-def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--format", "output_format", type=click.Choice(choices), default=choices[0],
-                        show_default=True, help="Output format.")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,9 +111,7 @@ def validate(constitution: str, ref: str | None, output_format: str) -> None:
 
 
 @main.command()
-@click.option("--constitution", "-c", "constitution", metavar="PATH", default="constitution",
-              envvar="AIOS_CONSTITUTION", show_default=True, show_envvar=True,
-              help="The constitution folder (holding constitution.json).")
+@constitution_option
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 when a file is not canonical.")
 def fmt(constitution: str, check_only: bool) -> None:
     """Rewrite constitution files in one canonical layout.
