@@ -138,3 +138,13 @@ def fmt(constitution: str, check_only: bool) -> None:
                + (f", {len(problems)} not formatted (see above)" if problems else ""))
     failed = (check_only and changed) or dx.has_errors(problems)
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+from .cli_log import log, resolve  # noqa: E402  (registered after main is defined)
+
+main.add_command(log)
+main.add_command(resolve)
+
+from .cli_decide import decide, test_command  # noqa: E402  (registered after main is defined)
+
+main.add_command(decide)
+main.add_command(test_command)

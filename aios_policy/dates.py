@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,3}) (minute|hour|day|business hour|business day)s?$")
@@ -63,3 +63,47 @@ def parse_duration(text: object) -> Duration | None:
     amount, unit = int(match.group(1)), match.group(2)
     business = unit.startswith("business ")
     return Duration(amount, unit.removeprefix("business "), business)
+
+
+def add_duration(start: datetime, duration: Duration, tz: ZoneInfo, days: frozenset[int], opens: time,
+                 closes: time, holidays: frozenset[date]) -> datetime:
+    """When a duration that starts at start runs out; business durations count only working time.
+
+    Business hours: that many working hours, starting at start (or the next opening when start is
+    outside working time). Business days: the same local time that many working days later (from
+    the next opening when start is outside working time).
+    """
+    if not duration.business:
+        unit = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}[duration.unit]
+        return (start.astimezone(UTC) + duration.amount * unit).astimezone(tz)  # real time, across DST
+    local = start.astimezone(tz)
+
+    def working(day: date) -> bool:
+        return day.weekday() in days and day not in holidays
+
+    def next_opening(moment: datetime) -> datetime:
+        day = moment.date()
+        if working(day) and moment.time() < opens:
+            return datetime.combine(day, opens, tz)
+        for _ in range(3660):  # ten years of closed days at most
+            day += timedelta(days=1)
+            if working(day):
+                return datetime.combine(day, opens, tz)
+        return moment
+
+    if not working(local.date()) or not opens <= local.time() < closes:
+        local = next_opening(local)
+    if duration.unit == "day":
+        day, left = local.date(), duration.amount
+        while left:
+            day += timedelta(days=1)
+            left -= working(day)
+        return datetime.combine(day, local.time(), tz)
+    remaining = timedelta(hours=duration.amount) if duration.unit == "hour" else timedelta(minutes=duration.amount)
+    for _ in range(100_000):
+        end_of_day = datetime.combine(local.date(), closes, tz)
+        if local + remaining <= end_of_day:
+            return local + remaining
+        remaining -= end_of_day - local
+        local = next_opening(end_of_day)
+    return local

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .conditions import ORDERING, Comparison, Condition
@@ -51,18 +52,64 @@ def field_values(comparisons: Iterable[Comparison]) -> dict[str, list[Any]]:
             for path in paths}
 
 
+@dataclass(frozen=True)
+class Interval:
+    """A stretch of a number line: between two cut points, or one point itself."""
+
+    low: float | None
+    high: float | None
+    low_closed: bool
+    high_closed: bool
+
+    @property
+    def example(self) -> float:
+        if self.low is None:
+            return self.high - 1 if self.high is not None else 0  # type: ignore[operator]
+        if self.high is None:
+            return self.low + 1
+        return self.low if self.low == self.high else (self.low + self.high) / 2
+
+    def joined(self, other: Interval) -> Interval:
+        return Interval(self.low, other.high, self.low_closed, other.high_closed)
+
+
+def intervals(points: Iterable[float], domain: tuple[float, float | None] | None = None) -> list[Interval]:
+    """The intervals that cut points make of the number line (or of the domain), in order."""
+    low_end, high_end = domain or (None, None)
+    cuts = sorted({*points, *(b for b in (low_end, high_end) if b is not None)})
+    result: list[Interval] = []
+    if not cuts:
+        return [Interval(low_end, high_end, low_end is not None, high_end is not None)]
+    if low_end is None:
+        result.append(Interval(None, cuts[0], False, False))
+    for index, point in enumerate(cuts):
+        result.append(Interval(point, point, True, True))
+        following = cuts[index + 1] if index + 1 < len(cuts) else None
+        if following is not None or high_end is None:
+            result.append(Interval(point, following, False, False))
+    return [i for i in result if _inside(i, low_end, high_end)]
+
+
+def _inside(interval: Interval, low_end: float | None, high_end: float | None) -> bool:
+    example = interval.example
+    return (low_end is None or example >= low_end) and (high_end is None or example <= high_end)
+
+
+def numeric_points(comparisons: Iterable[Comparison], path: str) -> set[float]:
+    """Every number the comparisons on path compare it with."""
+    found: set[float] = set()
+    for comparison in comparisons:
+        if comparison.path == path:
+            values = comparison.value if isinstance(comparison.value, list) else [comparison.value]
+            found.update(v for v in values if _is_number(v))
+    return found
+
+
 def _values(numbers: set[float] | None, scalars: list[Any], items: list[Any] | None,
             domain: tuple[float, float | None] | None) -> list[Any]:
     values: list[Any] = []
     if numbers:
-        low_end, high_end = domain or (None, None)
-        points = sorted(numbers | {bound for bound in (low_end, high_end) if bound is not None})
-        candidates = [points[0] - 1]
-        for low, high in itertools.pairwise(points):
-            candidates.extend((low, (low + high) / 2))
-        candidates.extend((points[-1], points[-1] + 1))
-        values.extend(v for v in candidates
-                      if (low_end is None or v >= low_end) and (high_end is None or v <= high_end))
+        values.extend(interval.example for interval in intervals(numbers, domain))
     if any(isinstance(s, bool) for s in scalars):
         values.extend(v for v in (True, False) if v not in scalars)
     values.extend(scalars)
@@ -70,7 +117,7 @@ def _values(numbers: set[float] | None, scalars: list[Any], items: list[Any] | N
         values.extend([[], *([item] for item in items)])
         if len(items) > 1:
             values.append(list(items))
-    if not numbers and not items:
+    if not numbers and not items and not (scalars and all(isinstance(v, bool) for v in scalars)):
         values.append(OTHER_TEXT)
     values.append(MISSING)
     return values

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from .diagnostics import did_you_mean
@@ -180,3 +181,33 @@ def _resolve(repo, ref: str):  # -> git.Commit
         raise SourceError(f"unknown git ref `{ref}`", did_you_mean(ref, names) or
                           "name a branch, tag or commit (see `git log --oneline`)") from error
 
+
+
+def default_branch(repo) -> str:  # repo: git.Repo
+    """The branch policy changes merge into: origin's HEAD, else main, else master, else HEAD."""
+    import git
+
+    try:
+        return repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD")
+    except git.GitCommandError:
+        pass  # no remote HEAD: fall back to the usual names
+    names = {h.name for h in repo.heads}
+    return next((n for n in ("main", "master") if n in names), "HEAD")
+
+
+def commit_at(path: str | os.PathLike[str], moment: datetime) -> str:
+    """The last commit of the default branch made at or before moment, as a sha."""
+    requested = Path(path).absolute()
+    existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
+    repo = _open_repository(existing)
+    branch = default_branch(repo)
+    import git
+
+    try:
+        sha = repo.git.rev_list("-1", f"--before={moment.isoformat()}", branch)
+    except git.GitCommandError as error:
+        raise SourceError(f"cannot read the history of `{branch}`: {error}", "check the repository") from error
+    if not sha:
+        raise SourceError(f"the constitution has no commit on `{branch}` at or before {moment.isoformat()}",
+                          "pick a later date, or use --ref")
+    return sha

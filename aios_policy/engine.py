@@ -1,0 +1,364 @@
+"""The decision engine: a request and a moment in, automate / escalate / deny / needs_info out.
+
+Pure: no I/O, no clock, no global state. `Engine(compiled)` prepares once (rules by action,
+confidence bars, people); `Engine.decide(request, now)` reads only its arguments. It fails closed:
+no matching rule, an unknown action, an unreadable request or any error while evaluating gives at
+least an escalation, never an automation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .conditions import Comparison, EvaluationError
+from .dates import add_duration, parse_moment
+from .model import CompiledConstitution, Escalation, Rule, Stage
+from .people import assign
+from .regions import DOMAINS, MISSING, Interval, field_values, intervals, numeric_points, with_field
+
+MAX_VARIED_FIELDS = 6
+_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
+
+
+@dataclass
+class Verdict:
+    """The outcome of the rules for one request, before people and deadlines are worked out."""
+
+    decision: str  # automate | escalate | deny
+    matched: list[Rule]
+    deciding: Rule | None
+    escalation: Escalation | None
+    safeguard: tuple[str, str | None, str] | None  # (rule name, policy, text) when no rule decides alone
+    errors: list[str]
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return self.decision, self.escalation.stages[0].role if self.escalation else None
+
+
+class Engine:
+    """A compiled constitution prepared for deciding many requests."""
+
+    def __init__(self, constitution: CompiledConstitution) -> None:
+        self.constitution = constitution
+        self.manifest = constitution.manifest
+        self.rules = constitution.rules_by_action
+        self.bars = {action: self._bar(action) for action in self.rules}
+        self.comparisons = {action: [c for rule in rules for c in rule.condition.comparisons()]
+                            for action, rules in self.rules.items()}
+        default = self.manifest.default_escalation
+        self.owner_escalation = {
+            policy.id: Escalation((Stage(policy.owner, 1, "confidence review"),), default.require, default.sla,
+                                  default.sla_threshold, default.on_timeout)
+            for policy in constitution.policies.values()}
+
+    def _bar(self, action: str) -> float:
+        bars = [p.min_confidence for p in self.constitution.policies.values()
+                if action in p.actions and p.min_confidence is not None]
+        return max([self.manifest.min_confidence, *bars])
+
+    # the outcome of the rules ------------------------------------------------------------------
+    def verdict(self, request: dict[str, Any], at: datetime, track_missing: bool = False) -> Verdict:
+        action = request.get("action")
+        rules = self.rules.get(action) if isinstance(action, str) else None
+        if rules is None:
+            return self._default(f"no policy governs action `{action}`", [], [])
+        missing: list[str] | None = [] if track_missing else None
+        matched, errors = [], []
+        for rule in rules:
+            if not rule.in_effect(at):
+                continue
+            try:
+                if rule.condition.evaluate(request, missing):
+                    matched.append(rule)
+            except EvaluationError as error:
+                errors.append(f"rule `{rule.id}` could not be evaluated: {error}")
+        errors.extend(self._currency_errors(request))
+        verdict = self._strictest(request, matched, errors)
+        verdict.missing = missing or []
+        return verdict
+
+    def _currency_errors(self, request: dict[str, Any]) -> list[str]:
+        currency = request.get("currency")
+        if "amount" in request and currency is not None and currency != self.manifest.currency:
+            return [f"the amount is in `{currency}` but the constitution's limits are in "
+                    f"{self.manifest.currency}; convert it before asking"]
+        return []
+
+    def _strictest(self, request: dict[str, Any], matched: list[Rule], errors: list[str]) -> Verdict:
+        deny = next((r for r in matched if r.outcome == "deny"), None)
+        if deny is not None:
+            return Verdict("deny", matched, deny, None, None, errors)
+        escalations = [r for r in matched if r.outcome == "escalate"]
+        if escalations:
+            top = max(escalations, key=lambda r: (self._authority(r.escalation.stages[0].role), -matched.index(r)))
+            return Verdict("escalate", matched, top, top.escalation, None, errors)
+        if errors:
+            return self._default("an error made the outcome uncertain, so a person decides", matched, errors)
+        automate = next((r for r in matched if r.outcome == "automate"), None)
+        if automate is None:
+            return self._default("no rule covers this request", matched, errors)
+        actor = request.get("actor")
+        if isinstance(actor, dict) and actor.get("kind") == "agent":
+            bar, confidence = self.bars[request["action"]], request.get("confidence")
+            if not _is_number(confidence) or not confidence >= bar:
+                stated = "no confidence" if not _is_number(confidence) else f"confidence {confidence:g}"
+                text = f"the agent stated {stated}; automating needs at least {bar:g}, so the policy owner decides"
+                return Verdict("escalate", matched, None, self.owner_escalation[automate.policy],
+                               ("confidence", automate.policy, text), errors)
+        return Verdict("automate", matched, automate, None, None, errors)
+
+    def _default(self, text: str, matched: list[Rule], errors: list[str]) -> Verdict:
+        return Verdict("escalate", matched, None, self.manifest.default_escalation, ("default", None, text), errors)
+
+    def _authority(self, role: str) -> int:
+        found = self.constitution.roles.get(role)
+        return found.authority if found else -1
+
+    # the full decision -------------------------------------------------------------------------
+    def decide(self, request: dict[str, Any], now: datetime, explain: bool = False,
+               problems: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """The decision for request at now, as a dict following decision.schema.json (without id).
+
+        problems: why the request is malformed, found at the edge; such a request is escalated.
+        """
+        at = self._moment(request.get("at"), now)
+        if problems:
+            verdict = self._default("the request is malformed, so a person decides", [], list(problems))
+            at = now
+        elif at is None:
+            verdict = self._default("the request's time `at` cannot be read", [],
+                                    [f"`at` is `{request.get('at')}`, not a date or date-time"])
+            at = now
+        else:
+            verdict = self.verdict(request, at, track_missing=True)
+        missing = self._needed(request, at, verdict) if verdict.missing else []
+        decision = "needs_info" if missing else verdict.decision
+        escalation, routing = self._escalation(verdict, request, now) if decision == "escalate" else (None, [])
+        return {
+            "id": None,
+            "decided_at": now.isoformat(),
+            "request_id": request.get("id") if isinstance(request.get("id"), str) else None,
+            "action": request.get("action") if isinstance(request.get("action"), str) else "",
+            "decision": decision,
+            "summary": "",
+            "escalation": escalation,
+            "missing": missing,
+            "reasons": self._reasons(verdict) + [{"policy": None, "rule": "routing", "outcome": "escalate",
+                                                  "text": note} for note in routing],
+            "counterfactuals": [] if missing else self._counterfactuals(request, at, verdict),
+            "obligations": self._obligations(verdict) if decision != "needs_info" else [],
+            "errors": list(verdict.errors),
+            "constitution": {"name": self.manifest.name, "commit": self.constitution.provenance.commit,
+                             "ref": self.constitution.provenance.ref, "dirty": self.constitution.provenance.dirty},
+            **({"trace": self._trace(request, at)} if explain else {}),
+        } | {"summary": self._summary(decision, verdict, missing, request, now)}
+
+    def _moment(self, value: Any, now: datetime) -> datetime | None:
+        if value is None:
+            return now
+        return parse_moment(value, self.manifest.timezone) if isinstance(value, str) else None
+
+    def _escalation(self, verdict: Verdict, request: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[str]]:
+        """The escalation with its stages resolved to people at now, and notes on any re-routing."""
+        escalation = verdict.escalation
+        actor = request.get("actor") if isinstance(request.get("actor"), dict) else {}
+        requester = actor.get("id") if actor.get("kind") == "human" else None
+        day = now.astimezone(self.manifest.timezone).date()
+        stages, notes = [], []
+        for stage in escalation.stages:
+            assignment = assign(self.constitution, stage.role, day, requester)
+            notes.extend(assignment.notes)
+            stages.append({"name": stage.name, "role": assignment.role, "approvals": stage.approvals,
+                           "approvers": [a.to_json() for a in assignment.approvers]})
+        hours = self.manifest.business_hours
+        due = (add_duration(now, escalation.sla, self.manifest.timezone, hours.days, hours.start, hours.end,
+                            self.manifest.holidays).isoformat() if escalation.sla else None)
+        timeout = escalation.on_timeout
+        timeout_role = timeout.role
+        if timeout.then == "escalate" and timeout_role is None:
+            first = self.constitution.roles.get(stages[0]["role"])
+            timeout_role = first.reports_to if first and first.reports_to else stages[0]["role"]
+        return {"role": stages[0]["role"], "stages": stages, "require": escalation.require,
+                "sla": escalation.sla.text if escalation.sla else None, "due": due,
+                "on_timeout": {"then": timeout.then, "role": timeout_role if timeout.then == "escalate" else None},
+                }, list(dict.fromkeys(notes))
+
+    def _reasons(self, verdict: Verdict) -> list[dict[str, Any]]:
+        ordered = ([verdict.deciding] if verdict.deciding else []) + [r for r in verdict.matched
+                                                                       if r is not verdict.deciding]
+        reasons = [{"policy": r.policy, "rule": r.id, "outcome": r.outcome, "text": r.reason} for r in ordered]
+        if verdict.safeguard:
+            name, policy, text = verdict.safeguard
+            reasons.insert(0, {"policy": policy, "rule": name, "outcome": "escalate", "text": text})
+        reasons.extend({"policy": None, "rule": "error", "outcome": "escalate", "text": e} for e in verdict.errors)
+        return reasons
+
+    def _obligations(self, verdict: Verdict) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for rule in verdict.matched:
+            if rule.outcome != verdict.decision or (verdict.safeguard and rule.outcome == "automate"):
+                continue
+            for obligation in rule.obligations:
+                entry = {"kind": obligation.kind, "role": obligation.role, "text": obligation.text, "rule": rule.id}
+                if entry not in found:
+                    found.append(entry)
+        return found
+
+    def _trace(self, request: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+        trace = []
+        for rule in self.rules.get(request.get("action"), ()) if isinstance(request.get("action"), str) else ():
+            condition = rule.condition.describe()
+            if not rule.in_effect(at):
+                why, matched = f"not in effect at {at.isoformat()}", False
+            else:
+                try:
+                    matched = rule.condition.evaluate(request)
+                    why = f"{'matched' if matched else 'did not match'}: {condition}"
+                except EvaluationError as error:
+                    matched, why = False, f"could not be evaluated: {error}"
+            trace.append({"policy": rule.policy, "rule": rule.id, "matched": matched, "why": why})
+        return trace
+
+    # what the outcome depends on ---------------------------------------------------------------
+    def _variants(self, request: dict[str, Any], at: datetime, path: str) -> list[tuple[Any, Verdict]]:
+        comparisons = [c for c in self.comparisons.get(request.get("action"), []) if c.path == path]
+        values = field_values(comparisons).get(path, [MISSING])
+        return [(value, self.verdict(with_field(request, path, value), at)) for value in values]
+
+    def _needed(self, request: dict[str, Any], at: datetime, verdict: Verdict) -> list[dict[str, Any]]:
+        """The missing fields whose value would change the outcome, with what each value leads to."""
+        needed = []
+        for path in list(dict.fromkeys(verdict.missing))[:MAX_VARIED_FIELDS]:
+            variants = self._variants(request, at, path)
+            if len({v.key for _, v in variants}) < 2:
+                continue
+            outcomes = self._outcomes_by_value(path, variants, request.get("action"))
+            needed.append({"field": path, "outcomes": outcomes})
+        return needed
+
+    def _outcomes_by_value(self, path: str, variants: list[tuple[Any, Verdict]], action: Any) -> list[dict[str, str]]:
+        if any(_is_number(v) for v, _ in variants):
+            by_value = {value: verdict.key for value, verdict in variants}
+            return [{"when": f"{path} {_interval_text(interval, path, self.manifest.currency)}",
+                     "decision": self._outcome_text(key)}
+                    for interval, key in self._ranges(path, action, by_value.get)]
+        grouped: dict[tuple[str, str | None], list[str]] = {}
+        for value, verdict in variants:
+            if value is not MISSING:
+                grouped.setdefault(verdict.key, []).append(_value_text(value))
+        return [{"when": f"{path} is {' or '.join(values)}", "decision": self._outcome_text(key)}
+                for key, values in grouped.items()]
+
+    def _ranges(self, path: str, action: Any, key_of: Callable[[float], Any]) -> list[tuple[Interval, Any]]:
+        """The number line of path cut where the rules cut it, merged where key_of gives the same outcome."""
+        merged: list[tuple[Interval, Any]] = []
+        for interval in intervals(numeric_points(self.comparisons.get(action, []), path), DOMAINS.get(path)):
+            key = key_of(interval.example)
+            if key is None:
+                continue
+            if merged and merged[-1][1] == key:
+                merged[-1] = (merged[-1][0].joined(interval), key)
+            else:
+                merged.append((interval, key))
+        return merged
+
+    def _counterfactuals(self, request: dict[str, Any], at: datetime, verdict: Verdict) -> list[str]:
+        """What would change the decision: the nearest number ranges with another outcome."""
+        action = request.get("action")
+        if action not in self.rules:
+            return []
+        sentences: list[str] = []
+        if verdict.safeguard and verdict.safeguard[0] == "confidence":
+            sentences.append(f"would automate with confidence {self.bars[action]:g} or higher")
+        paths = sorted({c.path for c in self.comparisons[action] if isinstance(c, Comparison) and c.simple
+                        and _is_number(_lookup(request, c.path)) and numeric_points([c], c.path)})
+        for path in paths[:3]:
+            current = _lookup(request, path)
+            ranges = self._ranges(path, action,
+                                  lambda value, p=path: self.verdict(with_field(request, p, value), at).key)
+            here = next((i for i, (interval, _) in enumerate(ranges) if _contains(interval, current)), None)
+            if here is None:
+                continue
+            for step in (-1, 1):
+                index = here + step
+                if 0 <= index < len(ranges) and ranges[index][1] != verdict.key:
+                    interval, key = ranges[index]
+                    subject = "" if path == "amount" else f"with {path} "
+                    sentences.append(f"would {self._outcome_text(key)} {subject}"
+                                     f"{_interval_text(interval, path, self.manifest.currency)}")
+        return sentences
+
+    def _outcome_text(self, key: tuple[str, str | None]) -> str:
+        decision, role = key
+        if decision == "escalate":
+            title = self.constitution.roles[role].title if role in self.constitution.roles else role
+            return f"escalate to the {title}"
+        return {"automate": "automate", "deny": "be denied"}[decision]
+
+    def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],
+                 now: datetime) -> str:
+        action = request.get("action") if isinstance(request.get("action"), str) else "the request"
+        if decision == "needs_info":
+            fields = ", ".join(f"`{m['field']}`" for m in missing)
+            return f"{action}: needs {fields} before it can be decided."
+        reason = (verdict.safeguard[2] if verdict.safeguard else verdict.deciding.reason).rstrip(".")
+        rule = f" (rule `{verdict.deciding.id}`)" if verdict.deciding else ""
+        if decision == "escalate":
+            title = self._outcome_text(verdict.key).removeprefix("escalate to the ")
+            return f"{action}: escalated to the {title}{rule}: {reason}."
+        return f"{action}: {'automated' if decision == 'automate' else 'denied'}{rule}: {reason}."
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _lookup(request: dict[str, Any], path: str) -> Any:
+    value: Any = request
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _contains(interval: Interval, value: float) -> bool:
+    above = interval.low is None or value > interval.low or (interval.low_closed and value == interval.low)
+    below = interval.high is None or value < interval.high or (interval.high_closed and value == interval.high)
+    return above and below
+
+
+def _number_text(value: float, path: str, currency: str) -> str:
+    text = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
+    if path == "amount":
+        sign = _CURRENCY_SIGNS.get(currency)
+        return f"{sign}{text}" if sign else f"{text} {currency}"
+    return f"{text}%" if path.endswith(("_pct", "_percent")) else text
+
+
+def _interval_text(interval: Interval, path: str, currency: str) -> str:
+    def show(value: float | None) -> str:
+        return _number_text(value, path, currency) if value is not None else ""
+
+    low, high = interval.low, interval.high
+    if low is not None and low == high:
+        return f"of exactly {show(low)}"
+    if low is None or (path in DOMAINS and low == DOMAINS[path][0] and interval.low_closed):
+        return f"at or below {show(high)}" if interval.high_closed else f"below {show(high)}"
+    if high is None:
+        return f"at or above {show(low)}" if interval.low_closed else f"above {show(low)}"
+    start = f"from {show(low)}" if interval.low_closed else f"above {show(low)}"
+    end = f"up to {show(high)}" if interval.high_closed else f"below {show(high)}"
+    return f"{start} {end}"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "a list of " + ", ".join(map(_value_text, value)) if value else "an empty list"
+    return f"`{value}`" if isinstance(value, str) else str(value)

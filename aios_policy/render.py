@@ -1,0 +1,55 @@
+"""Decisions and scenario results as text for people (JSON for machines is the dict itself)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def decision_json(decision: dict[str, Any], pretty: bool = True) -> str:
+    """Stable JSON: the same decision always gives the same bytes."""
+    if pretty:
+        return json.dumps(decision, indent=2, ensure_ascii=False)
+    return json.dumps(decision, separators=(",", ":"), ensure_ascii=False)
+
+
+def _approver(approver: dict[str, Any]) -> str:
+    contact = approver.get("email") or ", ".join(f"{k} {v}" for k, v in approver.get("handles", {}).items())
+    covering = f", covering for {approver['covering_for']}" if approver.get("covering_for") else ""
+    return f"{approver['name']} ({contact}{covering})" if contact else f"{approver['name']}{covering}"
+
+
+def decision_text(decision: dict[str, Any]) -> str:
+    lines = [f"{decision['decision'].upper()}  {decision['summary']}"]
+    escalation = decision.get("escalation")
+    if escalation:
+        for number, stage in enumerate(escalation["stages"], 1):
+            name = f" ({stage['name']})" if stage.get("name") else ""
+            need = f"{stage['approvals']} of " if stage["approvals"] > 1 else ""
+            people = "; ".join(_approver(a) for a in stage["approvers"])
+            lines.append(f"  stage {number}{name}: {stage['role']}: {need}{people}")
+        needed = escalation.get("require", {}).get("required", [])
+        if needed:
+            lines.append(f"  attach: {', '.join(needed)}")
+        if escalation.get("due"):
+            timeout = escalation["on_timeout"]
+            then = f"escalate to {timeout['role']}" if timeout["then"] == "escalate" else timeout["then"]
+            lines.append(f"  due: {escalation['due']} ({escalation['sla']}); if nobody answers: {then}")
+    for missing in decision.get("missing", []):
+        lines.append(f"  needs {missing['field']}:")
+        lines.extend(f"    {o['when']}: {o['decision']}" for o in missing.get("outcomes", []))
+    if decision["reasons"]:
+        lines.append("  reasons:")
+        for reason in decision["reasons"]:
+            where = f"{reason['policy']}/{reason['rule']}" if reason["policy"] else reason["rule"]
+            lines.append(f"    - {where} ({reason['outcome']}): {reason['text']}")
+    lines.extend(f"  {sentence}" for sentence in decision.get("counterfactuals", []))
+    for obligation in decision.get("obligations", []):
+        role = f" {obligation['role']}" if obligation.get("role") else ""
+        lines.append(f"  {obligation['kind']}{role}: {obligation['text']}")
+    for entry in decision.get("trace") or []:
+        lines.append(f"  trace {entry['policy']}/{entry['rule']}: {entry['why']}")
+    version = decision["constitution"]
+    commit = (version["commit"] or "no commit")[:12] + (" with uncommitted changes" if version["dirty"] else "")
+    lines.append(f"  constitution: {version['name']} @ {commit}; decision {decision['id']}")
+    return "\n".join(lines)
