@@ -82,8 +82,8 @@ def list_decisions(constitution: str, log_file: str | None, action: str | None, 
         click.echo("no decisions match" if action or status else "no decisions logged yet")
     else:
         rows = [["SEQ", "DECIDED AT", "ID", "ACTION", "OUTCOME", "STATUS", "ACTOR", "COMMIT"]]
-        rows += [[str(e.seq), e.decided_at, e.id, e.action, e.outcome, e.status, e.actor, (e.commit or "-")[:12]]
-                 for e in entries]
+        rows += [[str(e.seq), e.decided_at, e.id, e.action or "-", e.outcome, e.status, e.actor or "-",
+                  (e.commit or "-")[:12]] for e in entries]
         for line in _table(rows):
             click.echo(line)
 
@@ -109,9 +109,9 @@ def _render(entry: Entry) -> list[str]:
     decision, commit = entry.decision, entry.commit or "none (outside git)"
     lines = [f"decision {entry.id} (entry {entry.seq})",
              f"  decided at  {entry.decided_at}",
-             f"  action      {entry.action}",
+             f"  action      {entry.action or '-'}",
              f"  outcome     {entry.outcome}" + (f", {entry.status}" if entry.outcome == "escalate" else ""),
-             f"  actor       {entry.actor} ({entry.actor_kind})",
+             f"  actor       {entry.actor or '-'} ({entry.actor_kind or 'unknown kind'})",
              f"  commit      {commit}",
              f"  summary     {decision.get('summary', '')}"]
     lines += [f"  reason      {r.get('policy') or '-'}/{r.get('rule')}: {r.get('text')}"

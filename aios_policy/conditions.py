@@ -9,8 +9,10 @@ that is not finite) raises EvaluationError, which the engine turns into an escal
 from __future__ import annotations
 
 import math
+import operator
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,9 +52,14 @@ class Condition(ABC):
     """
 
     opaque = False
+    test: Callable[[dict[str, Any]], bool]  # the fast path: a closure built once, no tracking
 
     @abstractmethod
-    def evaluate(self, request: dict[str, Any], missing: list[str] | None = None) -> bool: ...
+    def track(self, request: dict[str, Any], missing: list[str]) -> bool:
+        """Evaluate, adding to missing every absent field the result depends on."""
+
+    def evaluate(self, request: dict[str, Any], missing: list[str] | None = None) -> bool:
+        return self.test(request) if missing is None else self.track(request, missing)
 
     @abstractmethod
     def describe(self) -> str: ...
@@ -62,7 +69,10 @@ class Condition(ABC):
 
 
 class Always(Condition):
-    def evaluate(self, request: dict[str, Any], missing: list[str] | None = None) -> bool:
+    def __init__(self) -> None:
+        self.test = lambda request: True
+
+    def track(self, request: dict[str, Any], missing: list[str]) -> bool:
         return True
 
     def describe(self) -> str:
@@ -73,12 +83,27 @@ class All(Condition):
     def __init__(self, children: list[Condition]) -> None:
         self.children = children
         self.opaque = any(c.opaque for c in children)
+        tests = tuple(c.test for c in children)
 
-    def evaluate(self, request: dict[str, Any], missing: list[str] | None = None) -> bool:
-        if missing is None:
-            return all(c.evaluate(request) for c in self.children)
-        results = [c.evaluate(request, missing) for c in self.children]  # every missing field, not just the first
-        return all(results)
+        def test(request: dict[str, Any]) -> bool:
+            for child in tests:  # noqa: SIM110  (a loop beats all() over a generator on the hot path)
+                if not child(request):
+                    return False
+            return True
+
+        self.test = test
+
+    def track(self, request: dict[str, Any], missing: list[str]) -> bool:
+        found: list[str] = []
+        result = True
+        for child in self.children:
+            before = len(found)
+            if not child.track(request, found):
+                if len(found) == before:
+                    return False  # false whatever the missing fields hold: they do not matter
+                result = False
+        missing.extend(found)
+        return result
 
     def comparisons(self) -> list[Comparison]:
         return [c for child in self.children for c in child.comparisons()]
@@ -91,12 +116,27 @@ class AnyOf(Condition):
     def __init__(self, children: list[Condition]) -> None:
         self.children = children
         self.opaque = any(c.opaque for c in children)
+        tests = tuple(c.test for c in children)
 
-    def evaluate(self, request: dict[str, Any], missing: list[str] | None = None) -> bool:
-        if missing is None:
-            return any(c.evaluate(request) for c in self.children)
-        results = [c.evaluate(request, missing) for c in self.children]
-        return any(results)
+        def test(request: dict[str, Any]) -> bool:
+            for child in tests:  # noqa: SIM110  (a loop beats any() over a generator on the hot path)
+                if child(request):
+                    return True
+            return False
+
+        self.test = test
+
+    def track(self, request: dict[str, Any], missing: list[str]) -> bool:
+        found: list[str] = []
+        result = False
+        for child in self.children:
+            before = len(found)
+            if child.track(request, found):
+                if len(found) == before:
+                    return True  # true whatever the missing fields hold
+                result = True
+        missing.extend(found)
+        return result
 
     def comparisons(self) -> list[Comparison]:
         return [c for child in self.children for c in child.comparisons()]
@@ -109,9 +149,11 @@ class Not(Condition):
     def __init__(self, child: Condition) -> None:
         self.child = child
         self.opaque = child.opaque
+        inner = child.test
+        self.test = lambda request: not inner(request)
 
-    def evaluate(self, request: dict[str, Any], missing: list[str] | None = None) -> bool:
-        return not self.child.evaluate(request, missing)
+    def track(self, request: dict[str, Any], missing: list[str]) -> bool:
+        return not self.child.track(request, missing)
 
     def comparisons(self) -> list[Comparison]:
         return self.child.comparisons()
@@ -136,6 +178,7 @@ class Comparison(Condition):
         self._expression = None if self.simple else jmespath.compile(path)
         self._pattern = pattern
         self.opaque = not self.simple or op == "matches"
+        self.test = _fast_comparison(self)
 
     def lookup(self, request: dict[str, Any]) -> Any:
         if self._parts is not None:
@@ -149,13 +192,14 @@ class Comparison(Condition):
             return _MISSING if value is None else value
         return _search(self._expression, request, self.path)
 
-    def evaluate(self, request: dict[str, Any], missing: list[str] | None = None) -> bool:
+    def track(self, request: dict[str, Any], missing: list[str]) -> bool:
         field = self.lookup(request)
         if self.op == "exists":
+            if field is _MISSING:
+                missing.append(self.path)
             return (field is not _MISSING) == (self.value is not False)
         if field is _MISSING:
-            if missing is not None:
-                missing.append(self.path)
+            missing.append(self.path)
             return False
         return _COMPARE[self.op](self, field)
 
@@ -179,9 +223,10 @@ class RawExpression(Condition):
     def __init__(self, source: str) -> None:
         self.source = source
         self._expression = jmespath.compile(source)
+        self.test = lambda request: _search(self._expression, request, source) is True
 
-    def evaluate(self, request: dict[str, Any], missing: list[str] | None = None) -> bool:
-        return _search(self._expression, request, self.source) is True
+    def track(self, request: dict[str, Any], missing: list[str]) -> bool:
+        return self.test(request)
 
     def describe(self) -> str:
         return f"JMESPath `{self.source}` is true"
@@ -239,6 +284,90 @@ def _matches(comparison: Comparison, field: Any) -> bool:
     if not isinstance(field, str):
         raise EvaluationError(f"`{comparison.path}` is not text, so `{comparison.describe()}` cannot be judged")
     return comparison._pattern.search(field[:MAX_MATCHED_TEXT]) is not None  # type: ignore[union-attr]
+
+
+def _getter(comparison: Comparison) -> Callable[[dict[str, Any]], Any]:
+    """A closure reading the comparison's field; None when absent."""
+    parts = comparison._parts
+    if parts is None:
+        def search(request: dict[str, Any]) -> Any:
+            value = comparison.lookup(request)
+            return None if value is _MISSING else value
+        return search
+    if len(parts) == 1:
+        (key,) = parts
+        return lambda request: request.get(key)
+    if len(parts) == 2:
+        outer, inner = parts
+
+        def two(request: dict[str, Any]) -> Any:
+            value = request.get(outer)
+            return value.get(inner) if isinstance(value, dict) else None
+        return two
+
+    def deep(request: dict[str, Any]) -> Any:
+        value: Any = request
+        for part in parts:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+    return deep
+
+
+def _fast_comparison(comparison: Comparison) -> Callable[[dict[str, Any]], bool]:
+    """The comparison as one closure: the same answers as `track`, without tracking what is missing."""
+    get, op, value = _getter(comparison), comparison.op, comparison.value
+    if op == "exists":
+        wanted = value is not False
+        return lambda request: (get(request) is not None) == wanted
+    if op in ORDERING:
+        compare = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}[op]
+
+        def ordered(request: dict[str, Any]) -> bool:
+            field = get(request)
+            if field is None:
+                return False
+            kind = type(field)
+            if kind is int or (kind is float and -math.inf < field < math.inf):
+                return compare(field, value)
+            return _COMPARE[op](comparison, field)  # raises EvaluationError with the reason
+        return ordered
+    if op in ("in", "not_in"):
+        texts = frozenset(v for v in value if type(v) is str)
+        numbers = frozenset(v for v in value if _is_number(v))
+        flags = frozenset(v for v in value if type(v) is bool)
+        negate = op == "not_in"
+
+        def member(request: dict[str, Any]) -> bool:
+            field = get(request)
+            if field is None:
+                return False
+            kind = type(field)
+            found = (field in texts if kind is str else field in flags if kind is bool
+                     else field in numbers if kind is int or kind is float else False)
+            return found != negate
+        return member
+    if op in ("eq", "ne") and type(value) is str:  # the common case: text compares equal only to text
+        if op == "eq":
+            return lambda request: get(request) == value
+
+        def differs(request: dict[str, Any]) -> bool:
+            field = get(request)
+            return field is not None and field != value
+        return differs
+    if op in ("eq", "ne"):
+        equal = op == "eq"
+
+        def same(request: dict[str, Any]) -> bool:
+            field = get(request)
+            return False if field is None else _equal(field, value) == equal
+        return same
+
+    def other(request: dict[str, Any]) -> bool:
+        field = get(request)
+        return False if field is None else _COMPARE[op](comparison, field)
+    return other
 
 
 _COMPARE = {

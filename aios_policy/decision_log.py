@@ -95,8 +95,8 @@ class Entry:
     decided_at: str
     action: str
     outcome: str
-    actor: str
-    actor_kind: str
+    actor: str | None
+    actor_kind: str | None
     commit: str | None
     request: dict[str, Any]
     decision: dict[str, Any]
@@ -162,8 +162,8 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
         raise  # a constraint we rely on was broken by our own code: a bug, not the user's doing
     except sqlite3.OperationalError as error:
         if "locked" in str(error) or "busy" in str(error):
-            raise LogError(f"decision log `{path}` is busy: another process held it for over "
-                           f"{BUSY_TIMEOUT_SECONDS} s", "try again in a moment") from error
+            raise LogError(f"decision log `{path}` is locked by another process (waited {BUSY_TIMEOUT_SECONDS} s)",
+                           "try again in a moment") from error
         raise LogError(f"cannot use decision log `{path}`: {error}",
                        "check that the file and its folder exist and are writable") from error
     except sqlite3.DatabaseError as error:
@@ -387,15 +387,22 @@ def _json_of(row: sqlite3.Row, column: str) -> dict[str, Any]:
 
 def _decision_fields(decision: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
     """The stored fields of a decision entry, all but seq."""
-    missing = [key for key in ("id", "decided_at", "action", "decision", "constitution") if key not in decision]
-    if missing or not isinstance(request.get("actor"), Mapping):
-        raise ValueError(f"a decision to log lacks {missing or ['request.actor']}")
-    actor = request["actor"]
+    missing = [key for key in ("id", "decided_at", "action", "decision") if not isinstance(decision.get(key), str)]
+    if missing:
+        raise ValueError(f"a decision to log needs text in {missing}")
+    actor = request.get("actor") if isinstance(request.get("actor"), Mapping) else {}  # invalid requests are logged too
+    constitution = decision.get("constitution") if isinstance(decision.get("constitution"), Mapping) else {}
     return {"kind": "decision", "decision_id": decision["id"], "at": decision["decided_at"],
-            "action": decision["action"], "outcome": decision["decision"], "actor_id": actor.get("id"),
-            "actor_kind": actor.get("kind"), "constitution_commit": decision["constitution"].get("commit"),
+            "action": decision["action"], "outcome": decision["decision"], "actor_id": _text(actor.get("id")),
+            "actor_kind": _text(actor.get("kind")), "constitution_commit": _text(constitution.get("commit")),
             "request": canonical_json(request), "decision": canonical_json(decision),
             "resolved_by": None, "note": None}
+
+
+def _text(value: Any) -> str | None:
+    """A column's value as SQLite will give it back: text or NULL (a number in a TEXT column comes back as
+    text, and would no longer match its hash)."""
+    return None if value is None else value if isinstance(value, str) else canonical_json(value)
 
 
 def _stages(decision: Mapping[str, Any]) -> list[dict[str, Any]]:

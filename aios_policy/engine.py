@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .conditions import Comparison, EvaluationError
+from .conditions import EvaluationError
 from .dates import add_duration, parse_moment
 from .model import CompiledConstitution, Escalation, Rule, Stage
 from .people import assign
@@ -35,6 +35,7 @@ class Verdict:
     safeguard: tuple[str, str | None, str] | None  # (rule name, policy, text) when no rule decides alone
     errors: list[str]
     missing: list[str] = field(default_factory=list)
+    results: dict[str, bool | str] = field(default_factory=dict)  # rule id -> matched, or why it failed
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -51,6 +52,18 @@ class Engine:
         self.bars = {action: self._bar(action) for action in self.rules}
         self.comparisons = {action: [c for rule in rules for c in rule.condition.comparisons()]
                             for action, rules in self.rules.items()}
+        # for each action: the numeric fields its rules compare, and where they cut the number line
+        self.cuts = {action: {path: intervals(numeric_points(comparisons, path), DOMAINS.get(path))
+                              for path in sorted({c.path for c in comparisons if c.simple
+                                                  and numeric_points([c], c.path)})}
+                     for action, comparisons in self.comparisons.items()}
+        self.paths = {action: sorted({c.path for c in comparisons if c.simple})
+                      for action, comparisons in self.comparisons.items()}
+        # for each action and path: the rules whose result can change with it (opaque rules always can)
+        self.readers = {action: {path: [r for r in rules if r.condition.opaque
+                                        or any(c.path == path for c in r.condition.comparisons())]
+                                 for path in {c.path for c in self.comparisons[action]}}
+                        for action, rules in self.rules.items()}
         default = self.manifest.default_escalation
         self.owner_escalation = {
             policy.id: Escalation((Stage(policy.owner, 1, "confidence review"),), default.require, default.sla,
@@ -63,24 +76,28 @@ class Engine:
         return max([self.manifest.min_confidence, *bars])
 
     # the outcome of the rules ------------------------------------------------------------------
-    def verdict(self, request: dict[str, Any], at: datetime, track_missing: bool = False) -> Verdict:
+    def verdict(self, request: dict[str, Any], at: datetime, track_missing: bool = False,
+                base: Verdict | None = None, varied: str | None = None) -> Verdict:
+        """The outcome of the rules. With base and varied, only the rules that read the varied path
+        are evaluated again; the others keep their result from base (the counterfactual fast path)."""
         action = request.get("action")
         rules = self.rules.get(action) if isinstance(action, str) else None
         if rules is None:
             return self._default(f"no policy governs action `{action}`", [], [])
         missing: list[str] | None = [] if track_missing else None
-        matched, errors = [], []
-        for rule in rules:
+        results = dict(base.results) if base is not None else {}
+        for rule in self.readers[action].get(varied, rules) if base is not None else rules:
             if not rule.in_effect(at):
+                results[rule.id] = False
                 continue
             try:
-                if rule.condition.evaluate(request, missing):
-                    matched.append(rule)
+                results[rule.id] = rule.condition.evaluate(request, missing)
             except EvaluationError as error:
-                errors.append(f"rule `{rule.id}` could not be evaluated: {error}")
-        errors.extend(self._currency_errors(request))
-        verdict = self._strictest(request, matched, errors)
-        verdict.missing = missing or []
+                results[rule.id] = f"rule `{rule.id}` could not be evaluated: {error}"
+        matched = [rule for rule in rules if results[rule.id] is True]
+        errors = [result for rule in rules if isinstance(result := results[rule.id], str)]
+        verdict = self._strictest(request, matched, errors + self._currency_errors(request))
+        verdict.missing, verdict.results = missing or [], results
         return verdict
 
     def _currency_errors(self, request: dict[str, Any]) -> list[str]:
@@ -122,10 +139,11 @@ class Engine:
 
     # the full decision -------------------------------------------------------------------------
     def decide(self, request: dict[str, Any], now: datetime, explain: bool = False,
-               problems: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+               problems: list[str] | tuple[str, ...] = (), counterfactuals: bool = True) -> dict[str, Any]:
         """The decision for request at now, as a dict following decision.schema.json (without id).
 
         problems: why the request is malformed, found at the edge; such a request is escalated.
+        counterfactuals: False skips working out what would change the decision (the costliest part).
         """
         at = self._moment(request.get("at"), now)
         if problems:
@@ -136,7 +154,7 @@ class Engine:
                                     [f"`at` is `{request.get('at')}`, not a date or date-time"])
             at = now
         else:
-            verdict = self.verdict(request, at, track_missing=True)
+            verdict = self.verdict(request, at, track_missing=self._lacks_a_field(request))
         missing = self._needed(request, at, verdict) if verdict.missing else []
         decision = "needs_info" if missing else verdict.decision
         escalation, routing = self._escalation(verdict, request, now) if decision == "escalate" else (None, [])
@@ -151,13 +169,18 @@ class Engine:
             "missing": missing,
             "reasons": self._reasons(verdict) + [{"policy": None, "rule": "routing", "outcome": "escalate",
                                                   "text": note} for note in routing],
-            "counterfactuals": [] if missing else self._counterfactuals(request, at, verdict),
+            "counterfactuals": self._counterfactuals(request, at, verdict) if counterfactuals and not missing else [],
             "obligations": self._obligations(verdict) if decision != "needs_info" else [],
             "errors": list(verdict.errors),
             "constitution": {"name": self.manifest.name, "commit": self.constitution.provenance.commit,
                              "ref": self.constitution.provenance.ref, "dirty": self.constitution.provenance.dirty},
             **({"trace": self._trace(request, at)} if explain else {}),
         } | {"summary": self._summary(decision, verdict, missing, request, now)}
+
+    def _lacks_a_field(self, request: dict[str, Any]) -> bool:
+        """Whether some field the action's rules read is absent (only then is tracking worth its cost)."""
+        paths = self.paths.get(request.get("action")) if isinstance(request.get("action"), str) else None
+        return paths is None or any(_lookup(request, path) is None for path in paths)
 
     def _moment(self, value: Any, now: datetime) -> datetime | None:
         if value is None:
@@ -229,7 +252,9 @@ class Engine:
     def _variants(self, request: dict[str, Any], at: datetime, path: str) -> list[tuple[Any, Verdict]]:
         comparisons = [c for c in self.comparisons.get(request.get("action"), []) if c.path == path]
         values = field_values(comparisons).get(path, [MISSING])
-        return [(value, self.verdict(with_field(request, path, value), at)) for value in values]
+        base = self.verdict(request, at)
+        return [(value, self.verdict(with_field(request, path, value), at, base=base, varied=path))
+                for value in values]
 
     def _needed(self, request: dict[str, Any], at: datetime, verdict: Verdict) -> list[dict[str, Any]]:
         """The missing fields whose value would change the outcome, with what each value leads to."""
@@ -276,22 +301,36 @@ class Engine:
         sentences: list[str] = []
         if verdict.safeguard and verdict.safeguard[0] == "confidence":
             sentences.append(f"would automate with confidence {self.bars[action]:g} or higher")
-        paths = sorted({c.path for c in self.comparisons[action] if isinstance(c, Comparison) and c.simple
-                        and _is_number(_lookup(request, c.path)) and numeric_points([c], c.path)})
-        for path in paths[:3]:
-            current = _lookup(request, path)
-            ranges = self._ranges(path, action,
-                                  lambda value, p=path: self.verdict(with_field(request, p, value), at).key)
-            here = next((i for i, (interval, _) in enumerate(ranges) if _contains(interval, current)), None)
-            if here is None:
+        numeric = [(path, cuts) for path, cuts in self.cuts[action].items() if _is_number(_lookup(request, path))]
+        for path, cuts in numeric[:3]:
+            sentences.extend(self._nearest_changes(request, at, verdict, path, cuts))
+        return sentences
+
+    def _nearest_changes(self, request: dict[str, Any], at: datetime, verdict: Verdict, path: str,
+                         cuts: list[Interval]) -> list[str]:
+        """Below and above the current value of path: the first range with another outcome."""
+        current = _lookup(request, path)
+        here = next((i for i, interval in enumerate(cuts) if _contains(interval, current)), None)
+        if here is None:
+            return []
+
+        def key_at(index: int) -> tuple[str, str | None]:
+            return self.verdict(with_field(request, path, cuts[index].example), at, base=verdict, varied=path).key
+
+        sentences = []
+        for step in (-1, 1):  # walk away from the current value to the first other outcome
+            index = here + step
+            while 0 <= index < len(cuts) and (key := key_at(index)) == verdict.key:
+                index += step
+            if not 0 <= index < len(cuts):
                 continue
-            for step in (-1, 1):
-                index = here + step
-                if 0 <= index < len(ranges) and ranges[index][1] != verdict.key:
-                    interval, key = ranges[index]
-                    subject = "" if path == "amount" else f"with {path} "
-                    sentences.append(f"would {self._outcome_text(key)} {subject}"
-                                     f"{_interval_text(interval, path, self.manifest.currency)}")
+            span = cuts[index]
+            while 0 <= index + step < len(cuts) and key_at(index + step) == key:
+                index += step
+                span = span.joined(cuts[index]) if step > 0 else cuts[index].joined(span)
+            subject = "" if path == "amount" else f"with {path} "
+            sentences.append(f"would {self._outcome_text(key)} {subject}"
+                             f"{_interval_text(span, path, self.manifest.currency)}")
         return sentences
 
     def _outcome_text(self, key: tuple[str, str | None]) -> str:
