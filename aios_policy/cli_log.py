@@ -143,12 +143,13 @@ def verify(constitution: str, log_file: str | None) -> None:
     """
     with _existing_log(constitution, log_file) as decision_log:
         breaks, count = decision_log.verify(), decision_log.count()
+    entries = f"{count} {'entry' if count == 1 else 'entries'}"
     if not breaks:
-        click.echo(f"decision log intact: {count} entries")
+        click.echo(f"decision log intact: {entries}")
         return
     for problem in breaks:
         click.echo(problem.render())
-    click.echo(f"decision log broken: {len(breaks)} problem(s) in {count} entries")
+    click.echo(f"decision log broken: {len(breaks)} problem(s) in {entries}")
     sys.exit(1)
 
 

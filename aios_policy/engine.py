@@ -38,8 +38,9 @@ class Verdict:
     results: dict[str, bool | str] = field(default_factory=dict)  # rule id -> matched, or why it failed
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        return self.decision, self.escalation.stages[0].role if self.escalation else None
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        """What the outcome is, for comparing outcomes: the decision and who approves, stage by stage."""
+        return self.decision, tuple(s.role for s in self.escalation.stages) if self.escalation else ()
 
 
 class Engine:
@@ -85,8 +86,9 @@ class Engine:
         if rules is None:
             return self._default(f"no policy governs action `{action}`", [], [])
         missing: list[str] | None = [] if track_missing else None
-        results = dict(base.results) if base is not None else {}
-        for rule in self.readers[action].get(varied, rules) if base is not None else rules:
+        reuse = base is not None and bool(base.results)
+        results = dict(base.results) if reuse else {}
+        for rule in self.readers[action].get(varied, rules) if reuse else rules:
             if not rule.in_effect(at):
                 results[rule.id] = False
                 continue
@@ -169,7 +171,8 @@ class Engine:
             "missing": missing,
             "reasons": self._reasons(verdict) + [{"policy": None, "rule": "routing", "outcome": "escalate",
                                                   "text": note} for note in routing],
-            "counterfactuals": self._counterfactuals(request, at, verdict) if counterfactuals and not missing else [],
+            "counterfactuals": (self._counterfactuals(request, at, verdict)
+                                if counterfactuals and not missing and not problems else []),
             "obligations": self._obligations(verdict) if decision != "needs_info" else [],
             "errors": list(verdict.errors),
             "constitution": {"name": self.manifest.name, "commit": self.constitution.provenance.commit,
@@ -273,7 +276,7 @@ class Engine:
             return [{"when": f"{path} {_interval_text(interval, path, self.manifest.currency)}",
                      "decision": self._outcome_text(key)}
                     for interval, key in self._ranges(path, action, by_value.get)]
-        grouped: dict[tuple[str, str | None], list[str]] = {}
+        grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for value, verdict in variants:
             if value is not MISSING:
                 grouped.setdefault(verdict.key, []).append(_value_text(value))
@@ -314,7 +317,7 @@ class Engine:
         if here is None:
             return []
 
-        def key_at(index: int) -> tuple[str, str | None]:
+        def key_at(index: int) -> tuple[str, tuple[str, ...]]:
             return self.verdict(with_field(request, path, cuts[index].example), at, base=verdict, varied=path).key
 
         sentences = []
@@ -333,11 +336,11 @@ class Engine:
                              f"{_interval_text(span, path, self.manifest.currency)}")
         return sentences
 
-    def _outcome_text(self, key: tuple[str, str | None]) -> str:
-        decision, role = key
+    def _outcome_text(self, key: tuple[str, tuple[str, ...]]) -> str:
+        decision, roles = key
         if decision == "escalate":
-            title = self.constitution.roles[role].title if role in self.constitution.roles else role
-            return f"escalate to the {title}"
+            titles = [self.constitution.roles[r].title if r in self.constitution.roles else r for r in roles]
+            return "escalate to the " + " then the ".join(titles)
         return {"automate": "automate", "deny": "be denied"}[decision]
 
     def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],

@@ -217,7 +217,8 @@ def test_stage_needing_two_approvals_counts_each_approver_once(tmp_path: Path) -
 def test_resolving_an_automate_decision_is_refused(log_file: Path) -> None:
     done = aios_log(log_file, "resolve", "dec_0001", "approve", "--by", "dana", "--note", "ok")
     assert done.returncode == 1
-    assert "aios: error: decision `dec_0001` is `automate`, not an escalation: there is nothing to resolve" in done.stderr
+    assert done.stderr.splitlines()[0] == ("aios: error: decision `dec_0001` is `automate`, not an escalation: "
+                                           "there is nothing to resolve")
 
 
 def test_unknown_id_gets_a_did_you_mean_hint(log_file: Path) -> None:
@@ -321,7 +322,7 @@ def test_the_log_lives_beside_the_constitution_by_default(tmp_path: Path, consti
     assert default_log_path(constitution) == tmp_path / ".aios" / "decisions.sqlite"
     with DecisionLog(default_log_path(constitution)) as log:
         log.append(decision(1), request())
-    assert run_aios("log", "verify", cwd=tmp_path).stdout == "decision log intact: 1 entries\n"
+    assert run_aios("log", "verify", cwd=tmp_path).stdout == "decision log intact: 1 entry\n"
     assert "dec_0001" in run_aios("log", "list", "-c", str(constitution)).stdout
 
 
