@@ -335,8 +335,6 @@ def _fast_comparison(comparison: Comparison) -> Callable[[dict[str, Any]], bool]
         return ordered
     if op in ("in", "not_in"):
         texts = frozenset(v for v in value if type(v) is str)
-        numbers = frozenset(v for v in value if _is_number(v))
-        flags = frozenset(v for v in value if type(v) is bool)
         negate = op == "not_in"
 
         def member(request: dict[str, Any]) -> bool:
@@ -344,41 +342,55 @@ def _fast_comparison(comparison: Comparison) -> Callable[[dict[str, Any]], bool]
             if field is None:
                 return False
             kind = type(field)
-            found = (field in texts if kind is str else field in flags if kind is bool
-                     else field in numbers if kind is int or kind is float else False)
-            return found != negate
+            if kind is str and texts:
+                return (field in texts) != negate
+            return _COMPARE[op](comparison, field)  # other kinds: exact, and raises on the wrong kind
         return member
-    if op in ("eq", "ne") and type(value) is str:  # the common case: text compares equal only to text
-        if op == "eq":
-            return lambda request: get(request) == value
-
-        def differs(request: dict[str, Any]) -> bool:
-            field = get(request)
-            return field is not None and field != value
-        return differs
-    if op in ("eq", "ne"):
+    if op in ("eq", "ne") and type(value) is str:  # the common case, text with text
         equal = op == "eq"
 
-        def same(request: dict[str, Any]) -> bool:
+        def same_text(request: dict[str, Any]) -> bool:
             field = get(request)
-            return False if field is None else _equal(field, value) == equal
-        return same
+            if type(field) is str:
+                return (field == value) == equal
+            return False if field is None else _COMPARE[op](comparison, field)  # wrong kind: raises
+        return same_text
 
-    def other(request: dict[str, Any]) -> bool:
+    def other(request: dict[str, Any]) -> bool:  # eq/ne with numbers or flags, contains, matches
         field = get(request)
         return False if field is None else _COMPARE[op](comparison, field)
     return other
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if _is_number(value):
+        return "a number"
+    return {str: "text", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _same_kind(comparison: Comparison, field: Any) -> Any:
+    """The field, when it is of a kind the comparison's value has; else an EvaluationError.
+
+    A flag sent as a list, or a tier sent as a number, must not quietly fail a deny rule."""
+    literals = comparison.value if comparison.op in ("in", "not_in") else [comparison.value]
+    kinds = {_kind(v) for v in literals}
+    if _kind(field) not in kinds:
+        raise EvaluationError(f"`{comparison.path}` is {_literal(field)} ({_kind(field)}), but "
+                              f"`{comparison.describe()}` compares it with {' or '.join(sorted(kinds))}")
+    return field
+
+
 _COMPARE = {
-    "eq": lambda c, f: _equal(f, c.value),
-    "ne": lambda c, f: not _equal(f, c.value),
+    "eq": lambda c, f: _equal(_same_kind(c, f), c.value),
+    "ne": lambda c, f: not _equal(_same_kind(c, f), c.value),
     "lt": lambda c, f: _number(c, f) < c.value,
     "lte": lambda c, f: _number(c, f) <= c.value,
     "gt": lambda c, f: _number(c, f) > c.value,
     "gte": lambda c, f: _number(c, f) >= c.value,
-    "in": lambda c, f: any(_equal(f, v) for v in c.value),
-    "not_in": lambda c, f: not any(_equal(f, v) for v in c.value),
+    "in": lambda c, f: any(_equal(_same_kind(c, f), v) for v in c.value),
+    "not_in": lambda c, f: not any(_equal(_same_kind(c, f), v) for v in c.value),
     "contains": _contains,
     "matches": _matches,
 }
