@@ -14,6 +14,7 @@ TESTS = Path(__file__).parent
 REPO = TESTS.parent
 MINIMAL = TESTS / "fixtures" / "minimal"
 EXAMPLE = REPO / "constitution"
+ENGINE = TESTS / "fixtures" / "engine"
 
 
 def aios_command() -> list[str]:
@@ -38,9 +39,11 @@ def constitution(tmp_path: Path) -> Path:
     return target
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git in a temporary repository with a fixed identity."""
+def git(cwd: Path, *args: str, date: str | None = None) -> str:
+    """Run git in a temporary repository with a fixed identity (and, with date, a fixed commit date)."""
     environment = {**os.environ, "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
                    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+    if date:
+        environment.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=environment, check=True)
     return done.stdout.strip()

@@ -1,0 +1,925 @@
+"""The floor for bench/decide.py: Harbor & Pine's 87 rules written by hand as plain if/else.
+
+What a careful engineer would write without a policy engine: every threshold a constant, one
+function per action, the same semantics as aios_policy's engine (every matching rule counts; deny,
+then escalate, then automate; among escalations the first-stage role of highest authority; no rule
+→ the managing partner; an agent's automation below its confidence bar → the policy's owner), and
+the same substance in the answer: outcome, deciding rule, matched rules with their reasons, the
+escalation role and its approvers.
+
+Kept out on purpose (the engine does them; the floor does not): out-of-office delegates and
+separation of duties (approvers are a fixed lookup by role), the SLA due date, obligations,
+counterfactuals and needs_info. A field of the wrong type where a number is compared is flagged for
+every rule of the action that reads it, where the engine flags it only when its short-circuit
+reaches the comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from aios_policy.dates import parse_moment
+
+ZONE = ZoneInfo("America/New_York")
+CURRENCY = "USD"
+AUTOMATE, ESCALATE, DENY = "automate", "escalate", "deny"
+
+# org.json ----------------------------------------------------------------------------------------
+AUTHORITY = {"managing_partner": 100, "finance_manager": 80, "delivery_lead": 75, "ops_manager": 70,
+             "sales_lead": 65, "security_officer": 60, "people_ops": 55, "account_manager": 50,
+             "marketing_lead": 45, "consultant": 20}
+APPROVERS = {
+    "managing_partner": ({"id": "eleanor.marsh", "name": "Eleanor Marsh"},),
+    "finance_manager": ({"id": "david.okafor", "name": "David Okafor"},),
+    "delivery_lead": ({"id": "james.whitfield", "name": "James Whitfield"},
+                      {"id": "sofia.alvarez", "name": "Sofia Alvarez"}),
+    "ops_manager": ({"id": "priya.raman", "name": "Priya Raman"},),
+    "sales_lead": ({"id": "ben.carter", "name": "Ben Carter"},),
+    "security_officer": ({"id": "nadia.hassan", "name": "Nadia Hassan"},),
+    "people_ops": ({"id": "grace.nakamura", "name": "Grace Nakamura"},),
+    "account_manager": ({"id": "hannah.cho", "name": "Hannah Cho"},),
+    "marketing_lead": ({"id": "lucas.ferreira", "name": "Lucas Ferreira"},),
+    "consultant": ({"id": "nadia.hassan", "name": "Nadia Hassan"}, {"id": "omar.siddiqui", "name": "Omar Siddiqui"},
+                   {"id": "chloe.bennett", "name": "Chloe Bennett"}),
+}
+
+# constitution.json: the agents' bar and the default escalation ------------------------------------
+MIN_CONFIDENCE = 0.8
+DEFAULT_ROLE = "managing_partner"
+
+# thresholds.json ---------------------------------------------------------------------------------
+REFUND_MIN_CONFIDENCE = 0.9
+PAYMENT_MIN_CONFIDENCE = 0.9
+PRIVACY_MIN_CONFIDENCE = 0.95
+REFUND_AUTO_LIMIT = 250
+REFUND_OPS_LIMIT = 2500
+REFUND_FINANCE_LIMIT = 10000
+CHARGEBACK_AUTO_CONTEST_LIMIT = 2500
+EXPENSE_RECEIPT_REQUIRED_ABOVE = 50
+EXPENSE_AUTO_LIMIT = 500
+EXPENSE_OPS_LIMIT = 2500
+EXPENSE_MAX_CLAIM_AGE_DAYS = 90
+EXPENSE_NEVER_REIMBURSED = frozenset({"personal", "commuting", "traffic_fines", "seat_upgrade"})
+EXPENSE_MEAL_PER_PERSON_CAP = 75
+PURCHASE_AUTO_LIMIT = 1000
+PURCHASE_OPS_LIMIT = 5000
+PURCHASE_FINANCE_LIMIT = 10000
+SUBSCRIPTION_AUTO_START_LIMIT = 1200
+SUBSCRIPTION_AUTO_RENEW_LIMIT = 5000
+SUBSCRIPTION_MAX_AUTO_PRICE_INCREASE_PCT = 10
+VENDOR_ONBOARD_AUTO_ANNUAL_SPEND = 10000
+VENDOR_AUTO_PAY_LIMIT = 5000
+VENDOR_NEW_COUNTERPARTY_LIMIT = 25000
+CREDIT_AUTO_LIMIT = 500
+AUTO_CREDIT_REASONS = frozenset({"billing_error", "duplicate_invoice", "rate_mismatch"})
+CREDIT_FINANCE_LIMIT = 5000
+WRITE_OFF_AUTO_LIMIT = 250
+WRITE_OFF_MIN_AGE_DAYS = 120
+WRITE_OFF_FINANCE_LIMIT = 5000
+PAYMENT_PLAN_AUTO_LIMIT = 15000
+PAYMENT_PLAN_MAX_INSTALLMENTS = 3
+CONTRACT_DELEGATED_TYPES = frozenset({"sow", "change_order"})
+CONTRACT_DELEGATED_LIMIT = 50000
+CONTRACT_SIGNATORY_ROLES = frozenset({"managing_partner", "delivery_lead", "sales_lead"})
+DISCOUNT_AUTO_MAX_PCT = 10
+DISCOUNT_KEY_CLIENT_TIERS = frozenset({"key", "strategic"})
+DISCOUNT_KEY_CLIENT_AUTO_MAX_PCT = 15
+DISCOUNT_SALES_LEAD_MAX_PCT = 20
+DISCOUNT_HARD_CAP_PCT = 35
+NDA_MAX_TERM_YEARS = 3
+LEAD_AUTO_RESPONSE_MAX_VALUE = 100000
+LEAD_EMBARGOED_COUNTRIES = frozenset({"CU", "IR", "KP", "SY"})
+PRIVACY_BLOCKED_DESTINATIONS = frozenset({"personal_email", "personal_cloud", "usb_drive"})
+PRIVACY_BILLING_RETENTION_YEARS = 7
+HIRING_SIGNING_BONUS_AUTO_LIMIT = 5000
+CONTENT_SOCIAL_CHANNELS = frozenset({"linkedin", "x", "bluesky"})
+CONTENT_REVIEW_CHANNELS = frozenset({"blog", "newsletter", "case_study"})
+
+# effective dates (an until date runs to the end of that day, in the company's time zone)
+DISCOUNT_FREEZE_FROM = datetime(2026, 12, 15, tzinfo=ZONE)
+DISCOUNT_FREEZE_UNTIL = datetime(2027, 1, 1, tzinfo=ZONE)
+MEAL_CAP_FROM = datetime(2026, 7, 1, tzinfo=ZONE)
+
+
+class Rule(NamedTuple):
+    id: str
+    outcome: str
+    role: str | None  # the first stage's role, for escalations
+    reason: str
+
+
+# policies/billing-exceptions.json -----------------------------------------------------------------
+CREDIT_NOTE_ROUTINE_CORRECTION = Rule(
+    "credit-note-routine-correction", AUTOMATE, None,
+    "Correcting our own billing mistake (wrong rate, duplicate invoice, arithmetic error) up to $500 needs no review.")
+CREDIT_NOTE_FINANCE_REVIEW = Rule(
+    "credit-note-finance-review", ESCALATE, "finance_manager",
+    "Credit notes above $500, or for any reason other than correcting our own mistake (goodwill, a service problem, "
+    "a scope disagreement), up to $5,000 need the finance manager.")
+CREDIT_NOTE_PARTNER_APPROVAL = Rule(
+    "credit-note-partner-approval", ESCALATE, "managing_partner",
+    "Credit notes above $5,000 change what an engagement earns; the managing partner decides, usually after talking "
+    "to the client.")
+WRITE_OFF_SMALL_AGED = Rule(
+    "write-off-small-aged", AUTOMATE, None,
+    "Chasing a balance up to $250 that is already 120 days old costs more than it recovers; the billing agent writes "
+    "it off.")
+WRITE_OFF_FINANCE_REVIEW = Rule(
+    "write-off-finance-review", ESCALATE, "finance_manager",
+    "Write-offs above $250, or of balances less than 120 days old, up to $5,000 need the finance manager to confirm "
+    "collection has really failed.")
+WRITE_OFF_PARTNER_APPROVAL = Rule(
+    "write-off-partner-approval", ESCALATE, "finance_manager",
+    "Writing off more than $5,000 is a decision about the client relationship and possibly legal action; finance "
+    "prepares it and the managing partner decides.")
+PAYMENT_PLAN_STANDARD = Rule(
+    "payment-plan-standard", AUTOMATE, None,
+    "A client may spread an overdue balance up to $15,000 over at most three monthly instalments; the billing agent "
+    "sets it up.")
+PAYMENT_PLAN_FINANCE_REVIEW = Rule(
+    "payment-plan-finance-review", ESCALATE, "finance_manager",
+    "A plan for more than $15,000 or over more than three instalments ties up our cash; the finance manager decides.")
+PAYMENT_PLAN_CLIENT_IN_ARREARS = Rule(
+    "payment-plan-client-in-arrears", ESCALATE, "managing_partner",
+    "A client who already has an invoice more than 90 days overdue is a credit risk: the managing partner decides "
+    "whether to agree a plan and whether we keep working for them meanwhile.")
+
+# policies/client-data.json ------------------------------------------------------------------------
+DATA_EXPORT_TO_CLIENT = Rule(
+    "data-export-to-client", AUTOMATE, None,
+    "Sending the client its own files without personal data (deliverables, analyses, meeting notes) is routine.")
+DATA_EXPORT_PERSONAL_DATA_TO_CLIENT = Rule(
+    "data-export-personal-data-to-client", ESCALATE, "security_officer",
+    "Files with personal data (employee lists, salaries, customer records) go only to the named client contact, "
+    "through our secure share, after the security officer checks the recipient and the channel.")
+DATA_EXPORT_THIRD_PARTY_APPROVED = Rule(
+    "data-export-third-party-approved", ESCALATE, "security_officer",
+    "Client data may go to a third party (a subcontractor, another of the client's vendors) only with the client's "
+    "written approval; the security officer checks the approval covers this data and this recipient.")
+DATA_EXPORT_THIRD_PARTY_UNAPPROVED = Rule(
+    "data-export-third-party-unapproved", DENY, None,
+    "Our contracts forbid sharing client data with anyone else without the client's written approval. Get it first.")
+DATA_EXPORT_BLOCKED_DESTINATION = Rule(
+    "data-export-blocked-destination", DENY, None,
+    "Client data never goes to personal email, personal cloud storage or a USB drive, whoever asks.")
+DATA_DELETE_VERIFIED_REQUEST = Rule(
+    "data-delete-verified-request", AUTOMATE, None,
+    "A deletion request we have verified came from the client is carried out promptly, as our contracts and privacy "
+    "law require.")
+DATA_DELETE_UNVERIFIED_REQUEST = Rule(
+    "data-delete-unverified-request", ESCALATE, "security_officer",
+    "We cannot tell yet that the request really comes from the client; deleting on a forged request is a data loss. "
+    "The security officer verifies it through a contact we already have.")
+DATA_DELETE_LEGAL_HOLD = Rule(
+    "data-delete-legal-hold", DENY, None,
+    "The data is under a legal hold (litigation, audit or investigation). Deleting it could be spoliation of "
+    "evidence; the hold must be lifted by the managing partner first.")
+DATA_DELETE_BILLING_RETENTION = Rule(
+    "data-delete-billing-retention", DENY, None,
+    "Invoices and payment records must be kept for seven years for tax and audit. Delete the working files and tell "
+    "the client which billing records we keep and why.")
+CLIENT_ACCESS_READ_ONLY = Rule(
+    "client-access-read-only", AUTOMATE, None,
+    "Read-only access for a consultant on the engagement (with MFA and the client's approval) lets them do the work; "
+    "the IT agent may request it.")
+CLIENT_ACCESS_READ_WRITE = Rule(
+    "client-access-read-write", ESCALATE, "delivery_lead",
+    "Read-write access lets us change the client's data; a delivery lead confirms the engagement needs it.")
+CLIENT_ACCESS_ADMIN = Rule(
+    "client-access-admin", ESCALATE, "delivery_lead",
+    "Admin access to a client system can break it or expose everything in it: a delivery lead confirms the need, "
+    "then the security officer checks the controls.")
+CLIENT_ACCESS_WITHOUT_MFA = Rule(
+    "client-access-without-mfa", DENY, None,
+    "We never use a client account without multi-factor authentication; ask the client to enable it first.")
+CLIENT_ACCESS_WITHOUT_CLIENT_APPROVAL = Rule(
+    "client-access-without-client-approval", DENY, None,
+    "Access to a client's systems needs the client's written approval naming the person and the access level.")
+
+# policies/client-refunds.json ---------------------------------------------------------------------
+REFUND_WITHIN_AUTO_LIMIT = Rule(
+    "refund-within-auto-limit", AUTOMATE, None,
+    "Refunds up to $250 (a duplicate card payment, a cancelled training seat) cost less than the time to review "
+    "them. The billing agent issues them to the original payment method.")
+REFUND_OPS_APPROVAL = Rule(
+    "refund-ops-approval", ESCALATE, "ops_manager",
+    "Refunds above $250 and up to $2,500 need the operations manager, who checks the complaint against what was "
+    "delivered.")
+REFUND_FINANCE_APPROVAL = Rule(
+    "refund-finance-approval", ESCALATE, "finance_manager",
+    "Refunds above $2,500 and up to $10,000 affect the month's revenue; the finance manager decides.")
+REFUND_PARTNER_APPROVAL = Rule(
+    "refund-partner-approval", ESCALATE, "finance_manager",
+    "Refunds above $10,000 are a client-relationship decision: finance reviews the numbers, then the managing "
+    "partner signs off.")
+REFUND_OPEN_CHARGEBACK = Rule(
+    "refund-open-chargeback", DENY, None,
+    "The client has an open card chargeback on this payment. The card network will return the money if the client "
+    "wins, so a refund now would pay them twice. Wait for the chargeback to close.")
+REFUND_ALTERNATE_PAYMENT_METHOD = Rule(
+    "refund-alternate-payment-method", ESCALATE, "finance_manager",
+    "Refunds go back to the card or account that paid. Sending money anywhere else is the most common refund fraud, "
+    "so finance confirms the new account with the client by phone, on a number we already have. (Above $2,500 "
+    "finance reviews every refund anyway.)")
+CHARGEBACK_CONTEST_DOCUMENTED = Rule(
+    "chargeback-contest-documented", AUTOMATE, None,
+    "When the client signed the SOW and the timesheets or acceptance emails prove delivery, contesting a chargeback "
+    "up to $2,500 is routine: the billing agent submits the evidence pack to the card processor.")
+CHARGEBACK_CONTEST_REVIEW = Rule(
+    "chargeback-contest-review", ESCALATE, "finance_manager",
+    "Contesting a large chargeback, or one where our evidence is thin, can cost a client relationship or a losing "
+    "fee; the finance manager decides whether to fight it or accept it.")
+
+# policies/content-publishing.json -----------------------------------------------------------------
+CONTENT_SOCIAL_POST = Rule(
+    "content-social-post", AUTOMATE, None,
+    "A social post that names no client (an article we liked, an event we attend, a hiring post) may go out as "
+    "drafted.")
+CONTENT_EDITORIAL_REVIEW = Rule(
+    "content-editorial-review", ESCALATE, "marketing_lead",
+    "Blog posts, newsletters and case studies speak for the firm at length; the marketing lead reviews them for "
+    "accuracy, tone and confidentiality.")
+CONTENT_CLIENT_NAMED_APPROVED = Rule(
+    "content-client-named-approved", ESCALATE, "account_manager",
+    "The client approved being named. Their account manager confirms the final wording with them (figures, quotes, "
+    "logo), then the marketing lead reviews it.")
+CONTENT_CLIENT_NAMED_UNAPPROVED = Rule(
+    "content-client-named-unapproved", DENY, None,
+    "The piece names or identifies a client who has not approved it in writing. Most of our contracts forbid this. "
+    "Anonymise it (\"a regional logistics company\") or get approval first.")
+CONTENT_PRICING_DISCLOSURE = Rule(
+    "content-pricing-disclosure", ESCALATE, "sales_lead",
+    "Published prices or rates become the floor of every negotiation; the head of business development approves any "
+    "mention.")
+
+# policies/contracts.json --------------------------------------------------------------------------
+CONTRACT_WITHIN_DELEGATED_AUTHORITY = Rule(
+    "contract-within-delegated-authority", AUTOMATE, None,
+    "A statement of work or change order on our template up to $50,000 is within delegated authority.")
+CONTRACT_OUTSIDE_DELEGATION = Rule(
+    "contract-outside-delegation", ESCALATE, "managing_partner",
+    "Master agreements, subcontracts, leases and anything on the client's paper or with edited terms set precedents "
+    "for years; the managing partner reviews and signs them.")
+CONTRACT_ABOVE_DELEGATED_LIMIT = Rule(
+    "contract-above-delegated-limit", ESCALATE, "finance_manager",
+    "Contracts above $50,000 are material to a firm our size: the finance manager reviews payment terms and cash "
+    "flow, then the managing partner signs.")
+CONTRACT_UNCAPPED_LIABILITY = Rule(
+    "contract-uncapped-liability", DENY, None,
+    "We never accept unlimited liability. Our professional-liability insurance covers $2M per claim, and one "
+    "uncapped contract could end the firm. Counter with a cap of 1x the fees paid in the last 12 months.")
+CONTRACT_SIGNER_WITHOUT_AUTHORITY = Rule(
+    "contract-signer-without-authority", DENY, None,
+    "Only the managing partner, the delivery leads and the head of business development may sign contracts for the "
+    "firm. Ask one of them to sign.")
+
+# policies/discounts.json --------------------------------------------------------------------------
+DISCOUNT_WITHIN_STANDARD = Rule(
+    "discount-within-standard", AUTOMATE, None,
+    "Up to 10% off the rate card (15% for key and strategic clients) is normal negotiation; no approval needed.")
+DISCOUNT_SALES_LEAD_APPROVAL = Rule(
+    "discount-sales-lead-approval", ESCALATE, "sales_lead",
+    "Discounts above the automatic ceiling and up to 20% need the head of business development, who keeps pricing "
+    "consistent across clients.")
+DISCOUNT_PARTNER_APPROVAL = Rule(
+    "discount-partner-approval", ESCALATE, "managing_partner",
+    "Discounts above 20% cut into the margin that pays for the bench; the managing partner decides.")
+DISCOUNT_ABOVE_HARD_CAP = Rule(
+    "discount-above-hard-cap", DENY, None,
+    "Above 35% off we lose money on every hour delivered. Reduce the scope instead of the rate.")
+DISCOUNT_YEAR_END_FREEZE = Rule(
+    "discount-year-end-freeze", ESCALATE, "finance_manager",
+    "During the 2026 year-end close every discount changes the revenue we report for the year, so the finance "
+    "manager signs off on each one until the books close.")
+
+# policies/expenses.json ---------------------------------------------------------------------------
+EXPENSE_WITHIN_AUTO_LIMIT = Rule(
+    "expense-within-auto-limit", AUTOMATE, None,
+    "Claims up to $500 with a receipt (or up to $50 without one) are paid in the next reimbursement run without "
+    "review.")
+EXPENSE_MISSING_RECEIPT = Rule(
+    "expense-missing-receipt", ESCALATE, "finance_manager",
+    "Above $50 we need an itemised receipt. Without one, finance may accept a signed missing-receipt declaration, or "
+    "decline. (Above $2,500 finance reviews the claim anyway.)")
+EXPENSE_OPS_APPROVAL = Rule(
+    "expense-ops-approval", ESCALATE, "ops_manager",
+    "Claims above $500 and up to $2,500 need the operations manager to confirm the spend was necessary and within "
+    "budget.")
+EXPENSE_FINANCE_APPROVAL = Rule(
+    "expense-finance-approval", ESCALATE, "ops_manager",
+    "Claims above $2,500 (usually international travel or a conference) should have been booked through the firm. "
+    "The operations manager confirms the need, then the finance manager approves the payment.")
+EXPENSE_LATE_CLAIM = Rule(
+    "expense-late-claim", DENY, None,
+    "Claims submitted more than 90 days after the expense are not reimbursed: the IRS accountable-plan rules would "
+    "make the payment taxable income, and the client can no longer be re-billed.")
+EXPENSE_NEVER_REIMBURSABLE = Rule(
+    "expense-never-reimbursable", DENY, None,
+    "Personal items, commuting to the office, traffic or parking fines and seat or class upgrades are never paid by "
+    "the firm.")
+EXPENSE_MEAL_PER_PERSON_CAP = Rule(
+    "expense-meal-per-person-cap", ESCALATE, "ops_manager",
+    "From 1 July 2026 meals cost at most $75 per person including tax and tip. A dearer meal needs the operations "
+    "manager, who usually approves it for a client dinner and asks why for an internal one.")
+
+# policies/hiring.json -----------------------------------------------------------------------------
+OFFER_WITHIN_BAND = Rule(
+    "offer-within-band", AUTOMATE, None,
+    "A base salary at or below the top of the band for the level is fair and budgeted; people ops may send the "
+    "offer.")
+OFFER_ABOVE_BAND = Rule(
+    "offer-above-band", ESCALATE, "managing_partner",
+    "Paying above the band makes pay unfair for people already in the level; the managing partner decides and may "
+    "instead re-level the role.")
+OFFER_UNBUDGETED_HEADCOUNT = Rule(
+    "offer-unbudgeted-headcount", DENY, None,
+    "The role is not in the approved headcount plan. Get the role approved by the managing partner before making an "
+    "offer.")
+OFFER_SIGNING_BONUS = Rule(
+    "offer-signing-bonus", ESCALATE, "finance_manager",
+    "A signing bonus above $5,000 is a cash cost outside the salary budget; the finance manager approves it.")
+
+# policies/lead-handling.json ----------------------------------------------------------------------
+LEAD_AUTO_FIRST_RESPONSE = Rule(
+    "lead-auto-first-response", AUTOMATE, None,
+    "A new prospect with a likely engagement up to $100,000 gets a prompt, friendly first response from the intake "
+    "agent with a discovery-call link.")
+LEAD_EXISTING_CLIENT = Rule(
+    "lead-existing-client", ESCALATE, "account_manager",
+    "An enquiry from an existing client goes to their account manager: they know the context and a bot reply would "
+    "feel cold.")
+LEAD_LARGE_OPPORTUNITY = Rule(
+    "lead-large-opportunity", ESCALATE, "sales_lead",
+    "A likely engagement above $100,000 gets a personal reply from the head of business development.")
+LEAD_CONFLICT_OF_INTEREST = Rule(
+    "lead-conflict-of-interest", ESCALATE, "managing_partner",
+    "The prospect competes with a client we have an exclusivity or non-compete clause with. The managing partner "
+    "checks the conflict before anyone replies; without an answer we do not engage.")
+LEAD_EMBARGOED_COUNTRY = Rule(
+    "lead-embargoed-country", DENY, None,
+    "The organisation is in a country under comprehensive US sanctions; we may not provide services there.")
+
+# policies/ndas.json -------------------------------------------------------------------------------
+NDA_STANDARD_MUTUAL = Rule(
+    "nda-standard-mutual", AUTOMATE, None,
+    "Our mutual NDA template with a term of up to three years protects both sides equally; no review needed.")
+NDA_NONSTANDARD_REVIEW = Rule(
+    "nda-nonstandard-review", ESCALATE, "ops_manager",
+    "A one-way NDA, the other side's paper or a term longer than three years needs the operations manager to check "
+    "it against our NDA checklist (definition of confidential information, residuals, term, governing law).")
+NDA_RESTRICTIVE_COVENANT = Rule(
+    "nda-restrictive-covenant", ESCALATE, "managing_partner",
+    "A non-compete, non-solicit or exclusivity clause in an NDA can stop us working for a whole industry; the "
+    "managing partner decides.")
+
+# policies/purchasing.json -------------------------------------------------------------------------
+PURCHASE_WITHIN_AUTO_LIMIT = Rule(
+    "purchase-within-auto-limit", AUTOMATE, None,
+    "Budgeted purchases up to $1,000 (a monitor, a headset, printer toner) go ahead without approval.")
+PURCHASE_OPS_APPROVAL = Rule(
+    "purchase-ops-approval", ESCALATE, "ops_manager",
+    "Purchases above $1,000 and up to $5,000 need the operations manager.")
+PURCHASE_FINANCE_APPROVAL = Rule(
+    "purchase-finance-approval", ESCALATE, "finance_manager",
+    "Purchases above $5,000 and up to $10,000 need the finance manager, who checks cash flow and asks for two "
+    "quotes.")
+PURCHASE_PARTNER_APPROVAL = Rule(
+    "purchase-partner-approval", ESCALATE, "ops_manager",
+    "Purchases above $10,000 are rare for a firm our size: the operations manager checks the need and three quotes, "
+    "then the managing partner signs off.")
+PURCHASE_UNBUDGETED = Rule(
+    "purchase-unbudgeted", ESCALATE, "finance_manager",
+    "Purchases that are not in this year's budget need the finance manager, who can move money from another line or "
+    "say no.")
+
+# policies/software-subscriptions.json -------------------------------------------------------------
+SUBSCRIPTION_START_WITHIN_LIMIT = Rule(
+    "subscription-start-within-limit", AUTOMATE, None,
+    "A small tool that never touches client data (a diagramming app, a stock-photo plan) can start on the team's "
+    "card.")
+SUBSCRIPTION_START_CLIENT_DATA = Rule(
+    "subscription-start-client-data", ESCALATE, "security_officer",
+    "A tool that will store or process client data becomes our sub-processor: the security officer reviews its SOC 2 "
+    "report and data processing agreement before the operations manager approves the spend.")
+SUBSCRIPTION_START_OVER_LIMIT = Rule(
+    "subscription-start-over-limit", ESCALATE, "ops_manager",
+    "New tools above $1,200 a year need the operations manager, who checks we do not already pay for something that "
+    "does the job.")
+SUBSCRIPTION_RENEW_WITHIN_LIMIT = Rule(
+    "subscription-renew-within-limit", AUTOMATE, None,
+    "Renewals up to $5,000 a year with a price rise of at most 10% go ahead so the team is never locked out of a "
+    "tool.")
+SUBSCRIPTION_RENEW_PRICE_INCREASE = Rule(
+    "subscription-renew-price-increase", ESCALATE, "ops_manager",
+    "A small renewal with a price rise above 10% goes to the operations manager to negotiate or cut seats. If nobody "
+    "answers within 3 business days it renews anyway: losing a tool the team uses every day costs more than the "
+    "increase.")
+SUBSCRIPTION_RENEW_LARGE = Rule(
+    "subscription-renew-large", ESCALATE, "finance_manager",
+    "Renewals above $5,000 a year are among our biggest fixed costs; the finance manager reviews usage and price "
+    "before we commit.")
+
+# policies/vendors.json ----------------------------------------------------------------------------
+VENDOR_ONBOARD_STANDARD = Rule(
+    "vendor-onboard-standard", AUTOMATE, None,
+    "A vendor we expect to pay up to $10,000 a year that will not touch client data can be set up once its paperwork "
+    "is complete.")
+VENDOR_ONBOARD_SANCTIONS_HIT = Rule(
+    "vendor-onboard-sanctions-hit", DENY, None,
+    "The vendor or its owners matched the OFAC sanctions list. US law forbids paying them; nobody can override this.")
+VENDOR_ONBOARD_MISSING_TAX_FORM = Rule(
+    "vendor-onboard-missing-tax-form", DENY, None,
+    "We cannot onboard a vendor without a W-9 (or W-8BEN from a foreign vendor): we would have to withhold 24% and "
+    "file 1099s blind. Collect the form, then ask again.")
+VENDOR_ONBOARD_CLIENT_DATA = Rule(
+    "vendor-onboard-client-data", ESCALATE, "security_officer",
+    "A vendor that will see client data (a subcontractor, a transcription service, a hosting provider) needs the "
+    "security officer's review of its security and confidentiality terms, then the operations manager's approval.")
+VENDOR_ONBOARD_LARGE_SPEND = Rule(
+    "vendor-onboard-large-spend", ESCALATE, "ops_manager",
+    "A vendor we expect to pay more than $10,000 a year is a real commitment; the operations manager checks "
+    "alternatives and terms.")
+VENDOR_PAY_MATCHED_INVOICE = Rule(
+    "vendor-pay-matched-invoice", AUTOMATE, None,
+    "Invoices up to $5,000 that match an approved purchase order (amount, vendor, items) are paid on their due date.")
+VENDOR_PAY_UNMATCHED_INVOICE = Rule(
+    "vendor-pay-unmatched-invoice", ESCALATE, "ops_manager",
+    "An invoice that does not match a purchase order needs the operations manager to confirm we received what it "
+    "bills.")
+VENDOR_PAY_OVER_AUTO_LIMIT = Rule(
+    "vendor-pay-over-auto-limit", ESCALATE, "ops_manager",
+    "Payments above $5,000 need two people: the operations manager confirms the goods or services were received, "
+    "then the finance manager releases the payment.")
+VENDOR_PAY_NEW_COUNTERPARTY_LARGE = Rule(
+    "vendor-pay-new-counterparty-large", ESCALATE, "finance_manager",
+    "The first payment above $25,000 to a vendor we have never paid is where payment fraud hurts most: the finance "
+    "manager verifies the vendor and the bank account, then the managing partner approves.")
+VENDOR_PAY_UNVERIFIED_BANK_CHANGE = Rule(
+    "vendor-pay-unverified-bank-change", DENY, None,
+    "The vendor's bank details changed and nobody has confirmed the change by calling the vendor on a number we "
+    "already had. Fake 'we changed banks' emails are the commonest payment fraud; verify first, then ask again.")
+VENDOR_PAY_NOT_ONBOARDED = Rule(
+    "vendor-pay-not-onboarded", DENY, None,
+    "We only pay vendors that completed onboarding (W-9, sanctions screen, verified bank details). Onboard them "
+    "first.")
+
+
+# reading the request -----------------------------------------------------------------------------
+def _number(value: Any, path: str, errors: list[str]) -> float | None:
+    """A finite number, or None when absent; anything else is noted as an error and compares false."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return value
+    errors.append(f"`{path}` is not a number")
+    return None
+
+
+def _one_of(value: Any, choices: frozenset[str]) -> bool:
+    return type(value) is str and value in choices
+
+
+def _none_of(value: Any, choices: frozenset[str]) -> bool:
+    return value is not None and not (type(value) is str and value in choices)
+
+
+# one function per action: the rules that match, in the order the policy lists them -----------------
+def _credit_note(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    if amount is not None:
+        reason = attrs.get("reason_code")
+        routine = _one_of(reason, AUTO_CREDIT_REASONS)
+        if amount <= CREDIT_AUTO_LIMIT and routine:
+            matched.append(CREDIT_NOTE_ROUTINE_CORRECTION)
+        if amount <= CREDIT_FINANCE_LIMIT and (amount > CREDIT_AUTO_LIMIT or (reason is not None and not routine)):
+            matched.append(CREDIT_NOTE_FINANCE_REVIEW)
+        if amount > CREDIT_FINANCE_LIMIT:
+            matched.append(CREDIT_NOTE_PARTNER_APPROVAL)
+    return matched
+
+
+def _write_off(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    if amount is None:
+        return matched
+    if amount <= WRITE_OFF_AUTO_LIMIT:
+        days = _number(attrs.get("days_since_invoice"), "attributes.days_since_invoice", errors)
+        if days is not None:
+            matched.append(WRITE_OFF_SMALL_AGED if days >= WRITE_OFF_MIN_AGE_DAYS else WRITE_OFF_FINANCE_REVIEW)
+    elif amount <= WRITE_OFF_FINANCE_LIMIT:
+        matched.append(WRITE_OFF_FINANCE_REVIEW)
+    else:
+        matched.append(WRITE_OFF_PARTNER_APPROVAL)
+    return matched
+
+
+def _payment_plan(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    installments = _number(attrs.get("installments"), "attributes.installments", errors)
+    if (amount is not None and installments is not None and amount <= PAYMENT_PLAN_AUTO_LIMIT
+            and installments <= PAYMENT_PLAN_MAX_INSTALLMENTS):
+        matched.append(PAYMENT_PLAN_STANDARD)
+    if ((amount is not None and amount > PAYMENT_PLAN_AUTO_LIMIT)
+            or (installments is not None and installments > PAYMENT_PLAN_MAX_INSTALLMENTS)):
+        matched.append(PAYMENT_PLAN_FINANCE_REVIEW)
+    if attrs.get("has_invoice_over_90_days") is True:
+        matched.append(PAYMENT_PLAN_CLIENT_IN_ARREARS)
+    return matched
+
+
+def _data_export(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    to_client = attrs.get("recipient_is_client")
+    if to_client is True:
+        personal = attrs.get("contains_personal_data")
+        if personal is False:
+            matched.append(DATA_EXPORT_TO_CLIENT)
+        elif personal is True:
+            matched.append(DATA_EXPORT_PERSONAL_DATA_TO_CLIENT)
+    elif to_client is False:
+        approved = attrs.get("client_approved")
+        if approved is True:
+            matched.append(DATA_EXPORT_THIRD_PARTY_APPROVED)
+        elif approved is False:
+            matched.append(DATA_EXPORT_THIRD_PARTY_UNAPPROVED)
+    if _one_of(attrs.get("destination"), PRIVACY_BLOCKED_DESTINATIONS):
+        matched.append(DATA_EXPORT_BLOCKED_DESTINATION)
+    return matched
+
+
+def _data_delete(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    verified = attrs.get("request_verified")
+    if verified is True:
+        matched.append(DATA_DELETE_VERIFIED_REQUEST)
+    elif verified is False:
+        matched.append(DATA_DELETE_UNVERIFIED_REQUEST)
+    if attrs.get("legal_hold") is True:
+        matched.append(DATA_DELETE_LEGAL_HOLD)
+    if attrs.get("data_category") == "billing_records":
+        years = _number(attrs.get("years_since_created"), "attributes.years_since_created", errors)
+        if years is not None and years < PRIVACY_BILLING_RETENTION_YEARS:
+            matched.append(DATA_DELETE_BILLING_RETENTION)
+    return matched
+
+
+def _system_access(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    level = attrs.get("access_level")
+    if level == "read_only":
+        matched.append(CLIENT_ACCESS_READ_ONLY)
+    elif level == "read_write":
+        matched.append(CLIENT_ACCESS_READ_WRITE)
+    elif level == "admin":
+        matched.append(CLIENT_ACCESS_ADMIN)
+    if attrs.get("mfa_enabled") is False:
+        matched.append(CLIENT_ACCESS_WITHOUT_MFA)
+    if attrs.get("client_approved") is False:
+        matched.append(CLIENT_ACCESS_WITHOUT_CLIENT_APPROVAL)
+    return matched
+
+
+def _refund(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    if amount is not None:
+        if amount <= REFUND_AUTO_LIMIT:
+            matched.append(REFUND_WITHIN_AUTO_LIMIT)
+        elif amount <= REFUND_OPS_LIMIT:
+            matched.append(REFUND_OPS_APPROVAL)
+        elif amount <= REFUND_FINANCE_LIMIT:
+            matched.append(REFUND_FINANCE_APPROVAL)
+        else:
+            matched.append(REFUND_PARTNER_APPROVAL)
+    if attrs.get("chargeback_open") is True:
+        matched.append(REFUND_OPEN_CHARGEBACK)
+    if attrs.get("to_original_payment_method") is False and amount is not None and amount <= REFUND_OPS_LIMIT:
+        matched.append(REFUND_ALTERNATE_PAYMENT_METHOD)
+    return matched
+
+
+def _chargeback(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    evidence = attrs.get("evidence_complete")
+    amount = _number(request.get("amount"), "amount", errors)
+    if evidence is True and amount is not None and amount <= CHARGEBACK_AUTO_CONTEST_LIMIT:
+        matched.append(CHARGEBACK_CONTEST_DOCUMENTED)
+    if evidence is False or (amount is not None and amount > CHARGEBACK_AUTO_CONTEST_LIMIT):
+        matched.append(CHARGEBACK_CONTEST_REVIEW)
+    return matched
+
+
+def _content(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    names_client = attrs.get("contains_client_name")
+    if names_client is False:
+        channel = attrs.get("channel")
+        if _one_of(channel, CONTENT_SOCIAL_CHANNELS):
+            matched.append(CONTENT_SOCIAL_POST)
+        if _one_of(channel, CONTENT_REVIEW_CHANNELS):
+            matched.append(CONTENT_EDITORIAL_REVIEW)
+    elif names_client is True:
+        approved = attrs.get("client_approved")
+        if approved is True:
+            matched.append(CONTENT_CLIENT_NAMED_APPROVED)
+        elif approved is False:
+            matched.append(CONTENT_CLIENT_NAMED_UNAPPROVED)
+    if attrs.get("mentions_pricing") is True:
+        matched.append(CONTENT_PRICING_DISCLOSURE)
+    return matched
+
+
+def _contract(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    kind = attrs.get("contract_type")
+    template = attrs.get("uses_standard_template")
+    if amount is not None:
+        if amount <= CONTRACT_DELEGATED_LIMIT:
+            if _one_of(kind, CONTRACT_DELEGATED_TYPES) and template is True:
+                matched.append(CONTRACT_WITHIN_DELEGATED_AUTHORITY)
+            if _none_of(kind, CONTRACT_DELEGATED_TYPES) or template is False:
+                matched.append(CONTRACT_OUTSIDE_DELEGATION)
+        else:
+            matched.append(CONTRACT_ABOVE_DELEGATED_LIMIT)
+    if attrs.get("unlimited_liability") is True:
+        matched.append(CONTRACT_UNCAPPED_LIABILITY)
+    actor = request.get("actor")
+    if (isinstance(actor, dict) and actor.get("kind") == "human"
+            and _none_of(actor.get("role"), CONTRACT_SIGNATORY_ROLES)):
+        matched.append(CONTRACT_SIGNER_WITHOUT_AUTHORITY)
+    return matched
+
+
+def _discount(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    pct = _number(attrs.get("discount_pct"), "attributes.discount_pct", errors)
+    if pct is None:
+        return matched
+    tier = attrs.get("client_tier")
+    key_client = _one_of(tier, DISCOUNT_KEY_CLIENT_TIERS)
+    if pct <= DISCOUNT_AUTO_MAX_PCT or (key_client and pct <= DISCOUNT_KEY_CLIENT_AUTO_MAX_PCT):
+        matched.append(DISCOUNT_WITHIN_STANDARD)
+    if (DISCOUNT_AUTO_MAX_PCT < pct <= DISCOUNT_SALES_LEAD_MAX_PCT
+            and (_none_of(tier, DISCOUNT_KEY_CLIENT_TIERS) or pct > DISCOUNT_KEY_CLIENT_AUTO_MAX_PCT)):
+        matched.append(DISCOUNT_SALES_LEAD_APPROVAL)
+    if pct > DISCOUNT_SALES_LEAD_MAX_PCT:
+        matched.append(DISCOUNT_PARTNER_APPROVAL)
+    if pct > DISCOUNT_HARD_CAP_PCT:
+        matched.append(DISCOUNT_ABOVE_HARD_CAP)
+    if DISCOUNT_FREEZE_FROM <= at < DISCOUNT_FREEZE_UNTIL and pct > 0:
+        matched.append(DISCOUNT_YEAR_END_FREEZE)
+    return matched
+
+
+def _expense(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    receipt = attrs.get("has_receipt")
+    if amount is not None:
+        if amount <= EXPENSE_AUTO_LIMIT and (receipt is True or amount <= EXPENSE_RECEIPT_REQUIRED_ABOVE):
+            matched.append(EXPENSE_WITHIN_AUTO_LIMIT)
+        if receipt is False and EXPENSE_RECEIPT_REQUIRED_ABOVE < amount <= EXPENSE_OPS_LIMIT:
+            matched.append(EXPENSE_MISSING_RECEIPT)
+        if EXPENSE_AUTO_LIMIT < amount <= EXPENSE_OPS_LIMIT:
+            matched.append(EXPENSE_OPS_APPROVAL)
+        if amount > EXPENSE_OPS_LIMIT:
+            matched.append(EXPENSE_FINANCE_APPROVAL)
+    days = _number(attrs.get("days_since_expense"), "attributes.days_since_expense", errors)
+    if days is not None and days > EXPENSE_MAX_CLAIM_AGE_DAYS:
+        matched.append(EXPENSE_LATE_CLAIM)
+    category = attrs.get("category")
+    if _one_of(category, EXPENSE_NEVER_REIMBURSED):
+        matched.append(EXPENSE_NEVER_REIMBURSABLE)
+    if at >= MEAL_CAP_FROM and category == "meals":
+        per_person = _number(attrs.get("per_person_amount"), "attributes.per_person_amount", errors)
+        if (per_person is not None and per_person > EXPENSE_MEAL_PER_PERSON_CAP
+                and amount is not None and amount <= EXPENSE_AUTO_LIMIT):
+            matched.append(EXPENSE_MEAL_PER_PERSON_CAP)
+    return matched
+
+
+def _offer(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    salary, band = request.get("amount"), attrs.get("salary_band_max")
+    # the policy compares these with a raw JMESPath expression: numbers with numbers, text with text
+    if ((type(salary) in (int, float) and type(band) in (int, float))
+            or (type(salary) is str and type(band) is str)):
+        if salary <= band:
+            matched.append(OFFER_WITHIN_BAND)
+        if salary > band:
+            matched.append(OFFER_ABOVE_BAND)
+    if attrs.get("headcount_approved") is False:
+        matched.append(OFFER_UNBUDGETED_HEADCOUNT)
+    bonus = _number(attrs.get("signing_bonus"), "attributes.signing_bonus", errors)
+    if bonus is not None and bonus > HIRING_SIGNING_BONUS_AUTO_LIMIT:
+        matched.append(OFFER_SIGNING_BONUS)
+    return matched
+
+
+def _lead(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    existing = attrs.get("is_existing_client")
+    if amount is not None:
+        if amount <= LEAD_AUTO_RESPONSE_MAX_VALUE:
+            if existing is False:
+                matched.append(LEAD_AUTO_FIRST_RESPONSE)
+            elif existing is True:
+                matched.append(LEAD_EXISTING_CLIENT)
+        else:
+            matched.append(LEAD_LARGE_OPPORTUNITY)
+    if attrs.get("conflict_with_exclusive_client") is True:
+        matched.append(LEAD_CONFLICT_OF_INTEREST)
+    if _one_of(attrs.get("country"), LEAD_EMBARGOED_COUNTRIES):
+        matched.append(LEAD_EMBARGOED_COUNTRY)
+    return matched
+
+
+def _nda(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    template, mutual = attrs.get("uses_our_template"), attrs.get("is_mutual")
+    years = _number(attrs.get("term_years"), "attributes.term_years", errors)
+    if template is True and mutual is True and years is not None and years <= NDA_MAX_TERM_YEARS:
+        matched.append(NDA_STANDARD_MUTUAL)
+    if template is False or mutual is False or (years is not None and years > NDA_MAX_TERM_YEARS):
+        matched.append(NDA_NONSTANDARD_REVIEW)
+    if attrs.get("has_non_compete") is True:
+        matched.append(NDA_RESTRICTIVE_COVENANT)
+    return matched
+
+
+def _purchase(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    if amount is None:
+        return matched
+    in_budget = attrs.get("in_budget")
+    if amount <= PURCHASE_AUTO_LIMIT:
+        if in_budget is True:
+            matched.append(PURCHASE_WITHIN_AUTO_LIMIT)
+    elif amount <= PURCHASE_OPS_LIMIT:
+        matched.append(PURCHASE_OPS_APPROVAL)
+    elif amount <= PURCHASE_FINANCE_LIMIT:
+        matched.append(PURCHASE_FINANCE_APPROVAL)
+    else:
+        matched.append(PURCHASE_PARTNER_APPROVAL)
+    if in_budget is False and amount <= PURCHASE_OPS_LIMIT:
+        matched.append(PURCHASE_UNBUDGETED)
+    return matched
+
+
+def _subscription_start(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    client_data = attrs.get("handles_client_data")
+    if amount is not None and amount <= SUBSCRIPTION_AUTO_START_LIMIT and client_data is False:
+        matched.append(SUBSCRIPTION_START_WITHIN_LIMIT)
+    if client_data is True:
+        matched.append(SUBSCRIPTION_START_CLIENT_DATA)
+    if amount is not None and amount > SUBSCRIPTION_AUTO_START_LIMIT and client_data is False:
+        matched.append(SUBSCRIPTION_START_OVER_LIMIT)
+    return matched
+
+
+def _subscription_renew(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    if amount is None:
+        return matched
+    if amount <= SUBSCRIPTION_AUTO_RENEW_LIMIT:
+        increase = _number(attrs.get("price_increase_pct"), "attributes.price_increase_pct", errors)
+        if increase is not None:
+            matched.append(SUBSCRIPTION_RENEW_WITHIN_LIMIT if increase <= SUBSCRIPTION_MAX_AUTO_PRICE_INCREASE_PCT
+                           else SUBSCRIPTION_RENEW_PRICE_INCREASE)
+    else:
+        matched.append(SUBSCRIPTION_RENEW_LARGE)
+    return matched
+
+
+def _vendor_onboard(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    client_data = attrs.get("handles_client_data")
+    if amount is not None and amount <= VENDOR_ONBOARD_AUTO_ANNUAL_SPEND and client_data is False:
+        matched.append(VENDOR_ONBOARD_STANDARD)
+    if attrs.get("sanctions_check_clear") is False:
+        matched.append(VENDOR_ONBOARD_SANCTIONS_HIT)
+    if attrs.get("has_w9") is False:
+        matched.append(VENDOR_ONBOARD_MISSING_TAX_FORM)
+    if client_data is True:
+        matched.append(VENDOR_ONBOARD_CLIENT_DATA)
+    if amount is not None and amount > VENDOR_ONBOARD_AUTO_ANNUAL_SPEND and client_data is False:
+        matched.append(VENDOR_ONBOARD_LARGE_SPEND)
+    return matched
+
+
+def _vendor_pay(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
+    matched = []
+    amount = _number(request.get("amount"), "amount", errors)
+    if amount is not None:
+        if amount <= VENDOR_AUTO_PAY_LIMIT:
+            matches_po = attrs.get("invoice_matches_po")
+            if matches_po is True:
+                matched.append(VENDOR_PAY_MATCHED_INVOICE)
+            elif matches_po is False:
+                matched.append(VENDOR_PAY_UNMATCHED_INVOICE)
+        else:
+            matched.append(VENDOR_PAY_OVER_AUTO_LIMIT)
+        if attrs.get("vendor_is_new") is True and amount > VENDOR_NEW_COUNTERPARTY_LIMIT:
+            matched.append(VENDOR_PAY_NEW_COUNTERPARTY_LARGE)
+    if attrs.get("bank_details_changed") is True and attrs.get("bank_change_verified") is False:
+        matched.append(VENDOR_PAY_UNVERIFIED_BANK_CHANGE)
+    if attrs.get("vendor_onboarded") is False:
+        matched.append(VENDOR_PAY_NOT_ONBOARDED)
+    return matched
+
+
+# action -> (its rules, the owning policy, the policy's owner, the agents' bar) -----------------------
+ACTIONS = {
+    "invoice.credit_note": (_credit_note, "billing-exceptions", "finance_manager", MIN_CONFIDENCE),
+    "invoice.write_off": (_write_off, "billing-exceptions", "finance_manager", MIN_CONFIDENCE),
+    "invoice.payment_plan": (_payment_plan, "billing-exceptions", "finance_manager", MIN_CONFIDENCE),
+    "client_data.export": (_data_export, "client-data", "security_officer", PRIVACY_MIN_CONFIDENCE),
+    "client_data.delete": (_data_delete, "client-data", "security_officer", PRIVACY_MIN_CONFIDENCE),
+    "client_system.access": (_system_access, "client-data", "security_officer", PRIVACY_MIN_CONFIDENCE),
+    "refund.issue": (_refund, "client-refunds", "finance_manager", REFUND_MIN_CONFIDENCE),
+    "chargeback.contest": (_chargeback, "client-refunds", "finance_manager", REFUND_MIN_CONFIDENCE),
+    "content.publish": (_content, "content-publishing", "marketing_lead", MIN_CONFIDENCE),
+    "contract.sign": (_contract, "contracts", "managing_partner", MIN_CONFIDENCE),
+    "discount.apply": (_discount, "discounts", "sales_lead", MIN_CONFIDENCE),
+    "expense.reimburse": (_expense, "expenses", "finance_manager", MIN_CONFIDENCE),
+    "offer.extend": (_offer, "hiring", "people_ops", MIN_CONFIDENCE),
+    "lead.respond": (_lead, "lead-handling", "sales_lead", MIN_CONFIDENCE),
+    "nda.sign": (_nda, "ndas", "ops_manager", MIN_CONFIDENCE),
+    "purchase.order": (_purchase, "purchasing", "ops_manager", MIN_CONFIDENCE),
+    "subscription.start": (_subscription_start, "software-subscriptions", "ops_manager", MIN_CONFIDENCE),
+    "subscription.renew": (_subscription_renew, "software-subscriptions", "ops_manager", MIN_CONFIDENCE),
+    "vendor.onboard": (_vendor_onboard, "vendors", "finance_manager", PAYMENT_MIN_CONFIDENCE),
+    "vendor.pay": (_vendor_pay, "vendors", "finance_manager", PAYMENT_MIN_CONFIDENCE),
+}
+
+
+# the decision ------------------------------------------------------------------------------------
+def _answer(action: Any, decision: str, deciding: str, role: str | None, matched: list[Rule],
+            note: str | None, errors: list[str]) -> dict[str, Any]:
+    reasons = [{"rule": deciding, "text": note}] if note else []
+    reasons += [{"rule": r.id, "text": r.reason} for r in matched if r.id == deciding]
+    reasons += [{"rule": r.id, "text": r.reason} for r in matched if r.id != deciding]
+    reasons += [{"rule": "error", "text": e} for e in errors]
+    return {"action": action, "decision": decision, "rule": deciding, "role": role, "reasons": reasons,
+            "approvers": list(APPROVERS[role]) if role else []}
+
+
+def _default(action: Any, why: str, matched: list[Rule], errors: list[str]) -> dict[str, Any]:
+    return _answer(action, ESCALATE, "default", DEFAULT_ROLE, matched, why, errors)
+
+
+def floor_decide(request: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The decision for request, at its `at` (or now when it has none)."""
+    action = request.get("action")
+    text = request.get("at")
+    at = now if text is None else parse_moment(text, ZONE) if type(text) is str else None
+    if at is None:
+        return _default(action, "the request's time `at` cannot be read", [], [])
+    entry = ACTIONS.get(action) if type(action) is str else None
+    if entry is None:
+        return _default(action, f"no policy governs action `{action}`", [], [])
+    rules_of, _policy, owner, bar = entry
+    attrs = request.get("attributes")
+    errors: list[str] = []
+    matched = rules_of(request, attrs if type(attrs) is dict else {}, at, errors)
+    currency = request.get("currency")
+    if currency is not None and currency != CURRENCY and "amount" in request:
+        errors.append(f"the amount is in `{currency}`, not {CURRENCY}")
+    automate = None
+    top = None
+    for rule in matched:
+        outcome = rule.outcome
+        if outcome == DENY:
+            return _answer(action, DENY, rule.id, None, matched, None, errors)
+        if outcome == ESCALATE:
+            if top is None or AUTHORITY[rule.role] > AUTHORITY[top.role]:
+                top = rule
+        elif automate is None:
+            automate = rule
+    if top is not None:
+        return _answer(action, ESCALATE, top.id, top.role, matched, None, errors)
+    if errors:
+        return _default(action, "an error made the outcome uncertain, so a person decides", matched, errors)
+    if automate is None:
+        return _default(action, "no rule covers this request", matched, errors)
+    actor = request.get("actor")
+    if type(actor) is dict and actor.get("kind") == "agent":
+        confidence = request.get("confidence")
+        if not (type(confidence) in (int, float) and math.isfinite(confidence) and confidence >= bar):
+            return _answer(action, ESCALATE, "confidence", owner, matched,
+                           f"the agent's confidence is below {bar:g}, so the policy owner decides", errors)
+    return _answer(action, AUTOMATE, automate.id, None, matched, None, errors)
