@@ -205,8 +205,8 @@ def _failure_text(outcome: Any) -> str:
     lines = [f"FAIL {scenario.id} ({scenario.origin.file} at {scenario.origin.pointer}): {scenario.description}"]
     for mismatch in outcome.mismatches:
         lines.append(f"  {mismatch.what}: expected {_show(mismatch.expected)}, got {_show(mismatch.actual)}")
-    lines.append(f"  decision: {decision['summary']}")
-    lines.extend(f"    - {r['rule']} ({r['outcome']}): {r['text']}" for r in decision["reasons"])
+    lines.append(f"  the engine said: {decision['summary']}")
+    lines.extend(f"    - {r['rule']} ({r['outcome']}): {r['text']}" for r in decision["reasons"][1:])
     return "\n".join(lines)
 
 

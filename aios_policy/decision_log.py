@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -212,8 +213,7 @@ class DecisionLog:
         if "aios_log_meta" not in tables and (tables or not create):
             raise LogError(f"`{self.path}` is not an aios decision log",
                            "pass --log PATH to a decision log, or move this file away to start a new one")
-        if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self._db.execute("PRAGMA journal_mode = WAL")
+        self._use_wal()
         if "aios_log_meta" not in tables:
             with self._transaction():
                 for statement in _SCHEMA:
@@ -221,6 +221,18 @@ class DecisionLog:
                 self._db.executemany("INSERT OR IGNORE INTO aios_log_meta (key, value) VALUES (?, ?)",
                                      [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION))])
         self._check_meta()
+
+    def _use_wal(self) -> None:
+        """Write-ahead logging, so readers never wait for writers. Switching a new file to it takes a lock
+        SQLite does not wait for (several processes may create the log at once), so retry until the timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _check_meta(self) -> None:
         meta = dict(self._db.execute("SELECT key, value FROM aios_log_meta").fetchall())

@@ -63,7 +63,7 @@ EXPENSE_AUTO_LIMIT = 500
 EXPENSE_OPS_LIMIT = 2500
 EXPENSE_MAX_CLAIM_AGE_DAYS = 90
 EXPENSE_NEVER_REIMBURSED = frozenset({"personal", "commuting", "traffic_fines", "seat_upgrade"})
-EXPENSE_MEAL_PER_PERSON_CAP = 75
+MEAL_PER_PERSON_CAP = 75
 PURCHASE_AUTO_LIMIT = 1000
 PURCHASE_OPS_LIMIT = 5000
 PURCHASE_FINANCE_LIMIT = 10000
@@ -700,7 +700,7 @@ def _expense(request: dict, attrs: dict, at: datetime, errors: list[str]) -> lis
         matched.append(EXPENSE_NEVER_REIMBURSABLE)
     if at >= MEAL_CAP_FROM and category == "meals":
         per_person = _number(attrs.get("per_person_amount"), "attributes.per_person_amount", errors)
-        if (per_person is not None and per_person > EXPENSE_MEAL_PER_PERSON_CAP
+        if (per_person is not None and per_person > MEAL_PER_PERSON_CAP
                 and amount is not None and amount <= EXPENSE_AUTO_LIMIT):
             matched.append(EXPENSE_MEAL_PER_PERSON_CAP)
     return matched

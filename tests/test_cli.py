@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,12 @@ def test_example_is_canonical(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE, tmp_path / "constitution")
     done = run_aios("fmt", "--check", "-c", str(tmp_path / "constitution"))
     assert done.returncode == 0, done.stdout
+
+
+def test_readme_python_example_runs_and_prints_what_it_says() -> None:
+    start = README.index("```python\nfrom datetime import datetime, timezone")
+    code = README[start + len("```python\n"):README.index("```", start + 10)]
+    expected = next(line.removeprefix("# ") for line in code.splitlines() if line.startswith("# escalate"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == expected
