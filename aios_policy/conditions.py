@@ -18,6 +18,7 @@ from typing import Any
 
 import jmespath
 import jmespath.exceptions
+import jmespath.visitor
 
 from . import diagnostics as dx
 
@@ -232,10 +233,31 @@ class RawExpression(Condition):
         return f"JMESPath `{self.source}` is true"
 
 
+class _StrictInterpreter(jmespath.visitor.TreeInterpreter):
+    """JMESPath as the library runs it, except that `<`, `<=`, `>`, `>=` compare numbers only.
+
+    The library also orders text alphabetically and lets a number meet text (a TypeError); a policy
+    comparing amount with a salary band sent as "120000" must fail closed instead.
+    """
+
+    def visit_comparator(self, node: dict[str, Any], value: Any) -> Any:
+        if node["value"] in self._EQUALITY_OPS:
+            return super().visit_comparator(node, value)
+        left, right = (self.visit(child, value) for child in node["children"])
+        if not (_is_number(left) and _is_number(right)):
+            if left is None or right is None:
+                return None  # an absent field: no match, as for structured conditions
+            raise EvaluationError(f"`{_literal(left)} {node['value']} {_literal(right)}` compares "
+                                  f"{_kind(left)} with {_kind(right)}; only numbers can be ordered")
+        return self.COMPARATOR_FUNC[node["value"]](left, right)
+
+
 def _search(expression: Any, request: dict[str, Any], source: str) -> Any:
     try:
-        value = expression.search(request)
-    except jmespath.exceptions.JMESPathError as error:
+        value = _StrictInterpreter().visit(expression.parsed, request)
+    except EvaluationError as error:
+        raise EvaluationError(f"JMESPath `{source}`: {error}") from error
+    except (jmespath.exceptions.JMESPathError, TypeError, ValueError, ArithmeticError, RecursionError) as error:
         raise EvaluationError(f"JMESPath `{source}` failed: {error}") from error
     return _MISSING if value is None else value
 

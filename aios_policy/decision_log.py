@@ -226,9 +226,10 @@ class DecisionLog:
         """Write-ahead logging, so readers never wait for writers. Switching a new file to it takes a lock
         SQLite does not wait for (several processes may create the log at once), so retry until the timeout."""
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-        while self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        while True:
             try:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA journal_mode = WAL")  # a no-op once the file is in WAL mode
+                return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
                     raise

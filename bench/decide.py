@@ -44,7 +44,7 @@ from aios_policy.engine import Engine
 REPO = Path(__file__).resolve().parent.parent
 SAFEGUARDS = {"confidence", "default", "error", "routing"}  # reason entries that are not rules
 
-Request = tuple[dict[str, Any], datetime]
+Request = tuple[str, dict[str, Any], datetime]  # a name for reports, the request, the moment
 Floor = Callable[[dict[str, Any], datetime], dict[str, Any]]
 
 
@@ -52,7 +52,7 @@ Floor = Callable[[dict[str, Any], datetime], dict[str, Any]]
 def example_requests(constitution: Constitution) -> list[Request]:
     """The scenarios' requests, each with its own `at` as the moment of deciding."""
     tz = constitution.compiled.manifest.timezone
-    return [(s.request, parse_moment(s.request["at"], tz)) for s in constitution.compiled.scenarios]
+    return [(s.id, s.request, parse_moment(s.request["at"], tz)) for s in constitution.compiled.scenarios]
 
 
 def generated_requests(count: int, seed: int) -> list[Request]:
@@ -89,7 +89,7 @@ def generated_requests(count: int, seed: int) -> list[Request]:
             person = rng.randrange(12)
             request["actor"] = {"id": f"person{person}", "kind": "human",
                                 "role": floor_generated.ROLES[person % len(floor_generated.ROLES)]}
-        requests.append((request, parse_moment(request["at"], tz)))
+        requests.append((request["id"], request, parse_moment(request["at"], tz)))
     return requests
 
 
@@ -113,28 +113,30 @@ def _floor_view(decision: dict[str, Any]) -> dict[str, Any]:
 def check(engine: Engine, floor: Floor, requests: list[Request]) -> dict[str, Any]:
     """Decide every request with both; the requests the floor can be timed on, and how they differ."""
     kept, skipped, disagreements, rerouted, other_approvers = [], 0, [], 0, 0
-    for request, now in requests:
+    for name, request, now in requests:
         decision = engine.decide(request, now)
         if decision["decision"] == "needs_info":
             skipped += 1
             continue
-        kept.append((request, now))
+        kept.append((name, request, now))
         ours, theirs = _engine_view(decision), _floor_view(floor(request, now))
         if ours["rerouted"]:  # out-of-office or separation of duties moved the role: compare the rules' role
             rerouted += 1
-            ours["role"] = engine.verdict(request, now).key[1]
+            escalation = engine.verdict(request, now).escalation
+            ours["role"] = escalation.stages[0].role if escalation else None
         differs = [key for key in ("decision", "role", "rule", "rules") if ours[key] != theirs[key]]
         if differs:
-            disagreements.append({"request": request.get("id") or request, "differs": differs,
+            disagreements.append({"request": name, "input": request, "differs": differs,
                                   "engine": {k: ours[k] for k in differs}, "floor": {k: theirs[k] for k in differs}})
-        elif ours["approvers"] != theirs["approvers"]:
+        elif not ours["rerouted"] and ours["approvers"] != theirs["approvers"]:
             other_approvers += 1
     return {"kept": kept, "skipped": skipped, "disagreements": disagreements, "rerouted": rerouted,
             "other_approvers": other_approvers}
 
 
 # the timing --------------------------------------------------------------------------------------
-def measure(engine: Engine, floor: Floor, requests: list[Request], rounds: int, warmup: int = 3) -> dict[str, list[int]]:
+def measure(engine: Engine, floor: Floor, requests: list[Request], rounds: int,
+            warmup: int = 3) -> dict[str, list[int]]:
     """Nanoseconds per call for the engine with and without counterfactuals and for the floor."""
     decide, clock = engine.decide, time.perf_counter_ns
     full: list[int] = []
@@ -148,7 +150,7 @@ def measure(engine: Engine, floor: Floor, requests: list[Request], rounds: int, 
             hand.clear()
             gc.collect()
         if round_ % 2 == 0:
-            for request, now in requests:
+            for _, request, now in requests:
                 t0 = clock()
                 decide(request, now)
                 t1 = clock()
@@ -160,7 +162,7 @@ def measure(engine: Engine, floor: Floor, requests: list[Request], rounds: int, 
                 lean.append(t2 - t1)
                 hand.append(t3 - t2)
         else:
-            for request, now in requests:
+            for _, request, now in requests:
                 t0 = clock()
                 floor(request, now)
                 t1 = clock()
@@ -224,13 +226,16 @@ LABELS = {"engine": "engine (with counterfactuals)", "engine_no_counterfactuals"
 
 
 def render(report: dict[str, Any]) -> str:
-    lines = [f"Engine.decide in process against hand-written if/else of the same rules "
-             f"(Python {report['python']}, {report['cpus']} CPUs; timer overhead {report['timer_overhead_us']:.2f} "
-             f"us per sample, included)"]
+    start, end = report["load_average"]["start"], report["load_average"]["end"]
+    lines = ["Engine.decide in process against hand-written if/else of the same rules",
+             f"Python {report['python']}, {report['cpus']} CPUs, load average {start:.1f} at the start and "
+             f"{end:.1f} at the end (other work on the machine shows in the p99s); timer overhead "
+             f"{report['timer_overhead_us']:.2f} us per sample, included"]
     for result in report["constitutions"]:
         lines += ["", f"{result['name']}: {result['policies']} policies, {result['rules']} rules, "
                       f"{result['actions']} actions; {result['requests']} requests "
-                      f"({result['skipped_needs_info']} skipped: needs_info), {result['rounds']} rounds",
+                      f"({result['skipped_needs_info']} skipped: needs_info), {result['rounds']} round"
+                      f"{'s' if result['rounds'] != 1 else ''}",
                   f"  load + compile once   {result['load_ms']:.1f} ms"]
         if not result["agree"]:
             lines.append(f"  DISAGREEMENTS: {len(result['disagreements'])}")
@@ -259,6 +264,7 @@ def main() -> None:
     options = parser.parse_args()
     generated_rounds = options.generated_rounds or max(3, options.rounds // 3)
     report: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                              "load_average": {"start": os.getloadavg()[0]},
                               "timer_overhead_us": timer_overhead(), "constitutions": []}
     report["constitutions"].append(run("example constitution", REPO / "constitution", floor_example.floor_decide,
                                        example_requests, options.rounds))
@@ -268,6 +274,7 @@ def main() -> None:
         report["constitutions"].append(run(
             "generated constitution", folder, floor_generated.floor_decide,
             lambda _: generated_requests(options.requests, options.seed), generated_rounds))
+    report["load_average"]["end"] = os.getloadavg()[0]
     print(json.dumps(report, indent=2, default=str) if options.json else render(report))
     if not all(result["agree"] for result in report["constitutions"]):
         sys.exit(1)

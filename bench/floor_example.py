@@ -9,9 +9,9 @@ escalation role and its approvers.
 
 Kept out on purpose (the engine does them; the floor does not): out-of-office delegates and
 separation of duties (approvers are a fixed lookup by role), the SLA due date, obligations,
-counterfactuals and needs_info. A field of the wrong type where a number is compared is flagged for
-every rule of the action that reads it, where the engine flags it only when its short-circuit
-reaches the comparison.
+counterfactuals and needs_info. Kept in: a field of the wrong kind (text where a flag is compared,
+a flag where a number is) is an error wherever a rule's condition, read left to right, reaches it,
+and an error never lets a request automate.
 """
 
 from __future__ import annotations
@@ -107,13 +107,13 @@ MEAL_CAP_FROM = datetime(2026, 7, 1, tzinfo=ZONE)
 class Rule(NamedTuple):
     id: str
     outcome: str
-    role: str | None  # the first stage's role, for escalations
+    role: str  # the first stage's role, for escalations; "" for the others
     reason: str
 
 
 # policies/billing-exceptions.json -----------------------------------------------------------------
 CREDIT_NOTE_ROUTINE_CORRECTION = Rule(
-    "credit-note-routine-correction", AUTOMATE, None,
+    "credit-note-routine-correction", AUTOMATE, "",
     "Correcting our own billing mistake (wrong rate, duplicate invoice, arithmetic error) up to $500 needs no review.")
 CREDIT_NOTE_FINANCE_REVIEW = Rule(
     "credit-note-finance-review", ESCALATE, "finance_manager",
@@ -124,7 +124,7 @@ CREDIT_NOTE_PARTNER_APPROVAL = Rule(
     "Credit notes above $5,000 change what an engagement earns; the managing partner decides, usually after talking "
     "to the client.")
 WRITE_OFF_SMALL_AGED = Rule(
-    "write-off-small-aged", AUTOMATE, None,
+    "write-off-small-aged", AUTOMATE, "",
     "Chasing a balance up to $250 that is already 120 days old costs more than it recovers; the billing agent writes "
     "it off.")
 WRITE_OFF_FINANCE_REVIEW = Rule(
@@ -136,7 +136,7 @@ WRITE_OFF_PARTNER_APPROVAL = Rule(
     "Writing off more than $5,000 is a decision about the client relationship and possibly legal action; finance "
     "prepares it and the managing partner decides.")
 PAYMENT_PLAN_STANDARD = Rule(
-    "payment-plan-standard", AUTOMATE, None,
+    "payment-plan-standard", AUTOMATE, "",
     "A client may spread an overdue balance up to $15,000 over at most three monthly instalments; the billing agent "
     "sets it up.")
 PAYMENT_PLAN_FINANCE_REVIEW = Rule(
@@ -149,7 +149,7 @@ PAYMENT_PLAN_CLIENT_IN_ARREARS = Rule(
 
 # policies/client-data.json ------------------------------------------------------------------------
 DATA_EXPORT_TO_CLIENT = Rule(
-    "data-export-to-client", AUTOMATE, None,
+    "data-export-to-client", AUTOMATE, "",
     "Sending the client its own files without personal data (deliverables, analyses, meeting notes) is routine.")
 DATA_EXPORT_PERSONAL_DATA_TO_CLIENT = Rule(
     "data-export-personal-data-to-client", ESCALATE, "security_officer",
@@ -160,13 +160,13 @@ DATA_EXPORT_THIRD_PARTY_APPROVED = Rule(
     "Client data may go to a third party (a subcontractor, another of the client's vendors) only with the client's "
     "written approval; the security officer checks the approval covers this data and this recipient.")
 DATA_EXPORT_THIRD_PARTY_UNAPPROVED = Rule(
-    "data-export-third-party-unapproved", DENY, None,
+    "data-export-third-party-unapproved", DENY, "",
     "Our contracts forbid sharing client data with anyone else without the client's written approval. Get it first.")
 DATA_EXPORT_BLOCKED_DESTINATION = Rule(
-    "data-export-blocked-destination", DENY, None,
+    "data-export-blocked-destination", DENY, "",
     "Client data never goes to personal email, personal cloud storage or a USB drive, whoever asks.")
 DATA_DELETE_VERIFIED_REQUEST = Rule(
-    "data-delete-verified-request", AUTOMATE, None,
+    "data-delete-verified-request", AUTOMATE, "",
     "A deletion request we have verified came from the client is carried out promptly, as our contracts and privacy "
     "law require.")
 DATA_DELETE_UNVERIFIED_REQUEST = Rule(
@@ -174,15 +174,15 @@ DATA_DELETE_UNVERIFIED_REQUEST = Rule(
     "We cannot tell yet that the request really comes from the client; deleting on a forged request is a data loss. "
     "The security officer verifies it through a contact we already have.")
 DATA_DELETE_LEGAL_HOLD = Rule(
-    "data-delete-legal-hold", DENY, None,
+    "data-delete-legal-hold", DENY, "",
     "The data is under a legal hold (litigation, audit or investigation). Deleting it could be spoliation of "
     "evidence; the hold must be lifted by the managing partner first.")
 DATA_DELETE_BILLING_RETENTION = Rule(
-    "data-delete-billing-retention", DENY, None,
+    "data-delete-billing-retention", DENY, "",
     "Invoices and payment records must be kept for seven years for tax and audit. Delete the working files and tell "
     "the client which billing records we keep and why.")
 CLIENT_ACCESS_READ_ONLY = Rule(
-    "client-access-read-only", AUTOMATE, None,
+    "client-access-read-only", AUTOMATE, "",
     "Read-only access for a consultant on the engagement (with MFA and the client's approval) lets them do the work; "
     "the IT agent may request it.")
 CLIENT_ACCESS_READ_WRITE = Rule(
@@ -193,15 +193,15 @@ CLIENT_ACCESS_ADMIN = Rule(
     "Admin access to a client system can break it or expose everything in it: a delivery lead confirms the need, "
     "then the security officer checks the controls.")
 CLIENT_ACCESS_WITHOUT_MFA = Rule(
-    "client-access-without-mfa", DENY, None,
+    "client-access-without-mfa", DENY, "",
     "We never use a client account without multi-factor authentication; ask the client to enable it first.")
 CLIENT_ACCESS_WITHOUT_CLIENT_APPROVAL = Rule(
-    "client-access-without-client-approval", DENY, None,
+    "client-access-without-client-approval", DENY, "",
     "Access to a client's systems needs the client's written approval naming the person and the access level.")
 
 # policies/client-refunds.json ---------------------------------------------------------------------
 REFUND_WITHIN_AUTO_LIMIT = Rule(
-    "refund-within-auto-limit", AUTOMATE, None,
+    "refund-within-auto-limit", AUTOMATE, "",
     "Refunds up to $250 (a duplicate card payment, a cancelled training seat) cost less than the time to review "
     "them. The billing agent issues them to the original payment method.")
 REFUND_OPS_APPROVAL = Rule(
@@ -216,7 +216,7 @@ REFUND_PARTNER_APPROVAL = Rule(
     "Refunds above $10,000 are a client-relationship decision: finance reviews the numbers, then the managing "
     "partner signs off.")
 REFUND_OPEN_CHARGEBACK = Rule(
-    "refund-open-chargeback", DENY, None,
+    "refund-open-chargeback", DENY, "",
     "The client has an open card chargeback on this payment. The card network will return the money if the client "
     "wins, so a refund now would pay them twice. Wait for the chargeback to close.")
 REFUND_ALTERNATE_PAYMENT_METHOD = Rule(
@@ -225,7 +225,7 @@ REFUND_ALTERNATE_PAYMENT_METHOD = Rule(
     "so finance confirms the new account with the client by phone, on a number we already have. (Above $2,500 "
     "finance reviews every refund anyway.)")
 CHARGEBACK_CONTEST_DOCUMENTED = Rule(
-    "chargeback-contest-documented", AUTOMATE, None,
+    "chargeback-contest-documented", AUTOMATE, "",
     "When the client signed the SOW and the timesheets or acceptance emails prove delivery, contesting a chargeback "
     "up to $2,500 is routine: the billing agent submits the evidence pack to the card processor.")
 CHARGEBACK_CONTEST_REVIEW = Rule(
@@ -235,7 +235,7 @@ CHARGEBACK_CONTEST_REVIEW = Rule(
 
 # policies/content-publishing.json -----------------------------------------------------------------
 CONTENT_SOCIAL_POST = Rule(
-    "content-social-post", AUTOMATE, None,
+    "content-social-post", AUTOMATE, "",
     "A social post that names no client (an article we liked, an event we attend, a hiring post) may go out as "
     "drafted.")
 CONTENT_EDITORIAL_REVIEW = Rule(
@@ -247,7 +247,7 @@ CONTENT_CLIENT_NAMED_APPROVED = Rule(
     "The client approved being named. Their account manager confirms the final wording with them (figures, quotes, "
     "logo), then the marketing lead reviews it.")
 CONTENT_CLIENT_NAMED_UNAPPROVED = Rule(
-    "content-client-named-unapproved", DENY, None,
+    "content-client-named-unapproved", DENY, "",
     "The piece names or identifies a client who has not approved it in writing. Most of our contracts forbid this. "
     "Anonymise it (\"a regional logistics company\") or get approval first.")
 CONTENT_PRICING_DISCLOSURE = Rule(
@@ -257,7 +257,7 @@ CONTENT_PRICING_DISCLOSURE = Rule(
 
 # policies/contracts.json --------------------------------------------------------------------------
 CONTRACT_WITHIN_DELEGATED_AUTHORITY = Rule(
-    "contract-within-delegated-authority", AUTOMATE, None,
+    "contract-within-delegated-authority", AUTOMATE, "",
     "A statement of work or change order on our template up to $50,000 is within delegated authority.")
 CONTRACT_OUTSIDE_DELEGATION = Rule(
     "contract-outside-delegation", ESCALATE, "managing_partner",
@@ -268,17 +268,17 @@ CONTRACT_ABOVE_DELEGATED_LIMIT = Rule(
     "Contracts above $50,000 are material to a firm our size: the finance manager reviews payment terms and cash "
     "flow, then the managing partner signs.")
 CONTRACT_UNCAPPED_LIABILITY = Rule(
-    "contract-uncapped-liability", DENY, None,
+    "contract-uncapped-liability", DENY, "",
     "We never accept unlimited liability. Our professional-liability insurance covers $2M per claim, and one "
     "uncapped contract could end the firm. Counter with a cap of 1x the fees paid in the last 12 months.")
 CONTRACT_SIGNER_WITHOUT_AUTHORITY = Rule(
-    "contract-signer-without-authority", DENY, None,
+    "contract-signer-without-authority", DENY, "",
     "Only the managing partner, the delivery leads and the head of business development may sign contracts for the "
     "firm. Ask one of them to sign.")
 
 # policies/discounts.json --------------------------------------------------------------------------
 DISCOUNT_WITHIN_STANDARD = Rule(
-    "discount-within-standard", AUTOMATE, None,
+    "discount-within-standard", AUTOMATE, "",
     "Up to 10% off the rate card (15% for key and strategic clients) is normal negotiation; no approval needed.")
 DISCOUNT_SALES_LEAD_APPROVAL = Rule(
     "discount-sales-lead-approval", ESCALATE, "sales_lead",
@@ -288,7 +288,7 @@ DISCOUNT_PARTNER_APPROVAL = Rule(
     "discount-partner-approval", ESCALATE, "managing_partner",
     "Discounts above 20% cut into the margin that pays for the bench; the managing partner decides.")
 DISCOUNT_ABOVE_HARD_CAP = Rule(
-    "discount-above-hard-cap", DENY, None,
+    "discount-above-hard-cap", DENY, "",
     "Above 35% off we lose money on every hour delivered. Reduce the scope instead of the rate.")
 DISCOUNT_YEAR_END_FREEZE = Rule(
     "discount-year-end-freeze", ESCALATE, "finance_manager",
@@ -297,7 +297,7 @@ DISCOUNT_YEAR_END_FREEZE = Rule(
 
 # policies/expenses.json ---------------------------------------------------------------------------
 EXPENSE_WITHIN_AUTO_LIMIT = Rule(
-    "expense-within-auto-limit", AUTOMATE, None,
+    "expense-within-auto-limit", AUTOMATE, "",
     "Claims up to $500 with a receipt (or up to $50 without one) are paid in the next reimbursement run without "
     "review.")
 EXPENSE_MISSING_RECEIPT = Rule(
@@ -313,11 +313,11 @@ EXPENSE_FINANCE_APPROVAL = Rule(
     "Claims above $2,500 (usually international travel or a conference) should have been booked through the firm. "
     "The operations manager confirms the need, then the finance manager approves the payment.")
 EXPENSE_LATE_CLAIM = Rule(
-    "expense-late-claim", DENY, None,
+    "expense-late-claim", DENY, "",
     "Claims submitted more than 90 days after the expense are not reimbursed: the IRS accountable-plan rules would "
     "make the payment taxable income, and the client can no longer be re-billed.")
 EXPENSE_NEVER_REIMBURSABLE = Rule(
-    "expense-never-reimbursable", DENY, None,
+    "expense-never-reimbursable", DENY, "",
     "Personal items, commuting to the office, traffic or parking fines and seat or class upgrades are never paid by "
     "the firm.")
 EXPENSE_MEAL_PER_PERSON_CAP = Rule(
@@ -327,7 +327,7 @@ EXPENSE_MEAL_PER_PERSON_CAP = Rule(
 
 # policies/hiring.json -----------------------------------------------------------------------------
 OFFER_WITHIN_BAND = Rule(
-    "offer-within-band", AUTOMATE, None,
+    "offer-within-band", AUTOMATE, "",
     "A base salary at or below the top of the band for the level is fair and budgeted; people ops may send the "
     "offer.")
 OFFER_ABOVE_BAND = Rule(
@@ -335,7 +335,7 @@ OFFER_ABOVE_BAND = Rule(
     "Paying above the band makes pay unfair for people already in the level; the managing partner decides and may "
     "instead re-level the role.")
 OFFER_UNBUDGETED_HEADCOUNT = Rule(
-    "offer-unbudgeted-headcount", DENY, None,
+    "offer-unbudgeted-headcount", DENY, "",
     "The role is not in the approved headcount plan. Get the role approved by the managing partner before making an "
     "offer.")
 OFFER_SIGNING_BONUS = Rule(
@@ -344,7 +344,7 @@ OFFER_SIGNING_BONUS = Rule(
 
 # policies/lead-handling.json ----------------------------------------------------------------------
 LEAD_AUTO_FIRST_RESPONSE = Rule(
-    "lead-auto-first-response", AUTOMATE, None,
+    "lead-auto-first-response", AUTOMATE, "",
     "A new prospect with a likely engagement up to $100,000 gets a prompt, friendly first response from the intake "
     "agent with a discovery-call link.")
 LEAD_EXISTING_CLIENT = Rule(
@@ -359,12 +359,12 @@ LEAD_CONFLICT_OF_INTEREST = Rule(
     "The prospect competes with a client we have an exclusivity or non-compete clause with. The managing partner "
     "checks the conflict before anyone replies; without an answer we do not engage.")
 LEAD_EMBARGOED_COUNTRY = Rule(
-    "lead-embargoed-country", DENY, None,
+    "lead-embargoed-country", DENY, "",
     "The organisation is in a country under comprehensive US sanctions; we may not provide services there.")
 
 # policies/ndas.json -------------------------------------------------------------------------------
 NDA_STANDARD_MUTUAL = Rule(
-    "nda-standard-mutual", AUTOMATE, None,
+    "nda-standard-mutual", AUTOMATE, "",
     "Our mutual NDA template with a term of up to three years protects both sides equally; no review needed.")
 NDA_NONSTANDARD_REVIEW = Rule(
     "nda-nonstandard-review", ESCALATE, "ops_manager",
@@ -377,7 +377,7 @@ NDA_RESTRICTIVE_COVENANT = Rule(
 
 # policies/purchasing.json -------------------------------------------------------------------------
 PURCHASE_WITHIN_AUTO_LIMIT = Rule(
-    "purchase-within-auto-limit", AUTOMATE, None,
+    "purchase-within-auto-limit", AUTOMATE, "",
     "Budgeted purchases up to $1,000 (a monitor, a headset, printer toner) go ahead without approval.")
 PURCHASE_OPS_APPROVAL = Rule(
     "purchase-ops-approval", ESCALATE, "ops_manager",
@@ -397,7 +397,7 @@ PURCHASE_UNBUDGETED = Rule(
 
 # policies/software-subscriptions.json -------------------------------------------------------------
 SUBSCRIPTION_START_WITHIN_LIMIT = Rule(
-    "subscription-start-within-limit", AUTOMATE, None,
+    "subscription-start-within-limit", AUTOMATE, "",
     "A small tool that never touches client data (a diagramming app, a stock-photo plan) can start on the team's "
     "card.")
 SUBSCRIPTION_START_CLIENT_DATA = Rule(
@@ -409,7 +409,7 @@ SUBSCRIPTION_START_OVER_LIMIT = Rule(
     "New tools above $1,200 a year need the operations manager, who checks we do not already pay for something that "
     "does the job.")
 SUBSCRIPTION_RENEW_WITHIN_LIMIT = Rule(
-    "subscription-renew-within-limit", AUTOMATE, None,
+    "subscription-renew-within-limit", AUTOMATE, "",
     "Renewals up to $5,000 a year with a price rise of at most 10% go ahead so the team is never locked out of a "
     "tool.")
 SUBSCRIPTION_RENEW_PRICE_INCREASE = Rule(
@@ -424,14 +424,14 @@ SUBSCRIPTION_RENEW_LARGE = Rule(
 
 # policies/vendors.json ----------------------------------------------------------------------------
 VENDOR_ONBOARD_STANDARD = Rule(
-    "vendor-onboard-standard", AUTOMATE, None,
+    "vendor-onboard-standard", AUTOMATE, "",
     "A vendor we expect to pay up to $10,000 a year that will not touch client data can be set up once its paperwork "
     "is complete.")
 VENDOR_ONBOARD_SANCTIONS_HIT = Rule(
-    "vendor-onboard-sanctions-hit", DENY, None,
+    "vendor-onboard-sanctions-hit", DENY, "",
     "The vendor or its owners matched the OFAC sanctions list. US law forbids paying them; nobody can override this.")
 VENDOR_ONBOARD_MISSING_TAX_FORM = Rule(
-    "vendor-onboard-missing-tax-form", DENY, None,
+    "vendor-onboard-missing-tax-form", DENY, "",
     "We cannot onboard a vendor without a W-9 (or W-8BEN from a foreign vendor): we would have to withhold 24% and "
     "file 1099s blind. Collect the form, then ask again.")
 VENDOR_ONBOARD_CLIENT_DATA = Rule(
@@ -443,7 +443,7 @@ VENDOR_ONBOARD_LARGE_SPEND = Rule(
     "A vendor we expect to pay more than $10,000 a year is a real commitment; the operations manager checks "
     "alternatives and terms.")
 VENDOR_PAY_MATCHED_INVOICE = Rule(
-    "vendor-pay-matched-invoice", AUTOMATE, None,
+    "vendor-pay-matched-invoice", AUTOMATE, "",
     "Invoices up to $5,000 that match an approved purchase order (amount, vendor, items) are paid on their due date.")
 VENDOR_PAY_UNMATCHED_INVOICE = Rule(
     "vendor-pay-unmatched-invoice", ESCALATE, "ops_manager",
@@ -458,18 +458,18 @@ VENDOR_PAY_NEW_COUNTERPARTY_LARGE = Rule(
     "The first payment above $25,000 to a vendor we have never paid is where payment fraud hurts most: the finance "
     "manager verifies the vendor and the bank account, then the managing partner approves.")
 VENDOR_PAY_UNVERIFIED_BANK_CHANGE = Rule(
-    "vendor-pay-unverified-bank-change", DENY, None,
+    "vendor-pay-unverified-bank-change", DENY, "",
     "The vendor's bank details changed and nobody has confirmed the change by calling the vendor on a number we "
     "already had. Fake 'we changed banks' emails are the commonest payment fraud; verify first, then ask again.")
 VENDOR_PAY_NOT_ONBOARDED = Rule(
-    "vendor-pay-not-onboarded", DENY, None,
+    "vendor-pay-not-onboarded", DENY, "",
     "We only pay vendors that completed onboarding (W-9, sanctions screen, verified bank details). Onboard them "
     "first.")
 
 
-# reading the request -----------------------------------------------------------------------------
+# reading the request: a field of the wrong kind is an error (the rule reading it does not match) ---
 def _number(value: Any, path: str, errors: list[str]) -> float | None:
-    """A finite number, or None when absent; anything else is noted as an error and compares false."""
+    """A finite number, or None when absent or of the wrong kind (noted in errors)."""
     if value is None:
         return None
     kind = type(value)
@@ -479,32 +479,44 @@ def _number(value: Any, path: str, errors: list[str]) -> float | None:
     return None
 
 
-def _one_of(value: Any, choices: frozenset[str]) -> bool:
-    return type(value) is str and value in choices
+def _flag(value: Any, path: str, errors: list[str]) -> bool | None:
+    """True or False, or None when absent or of the wrong kind (noted in errors)."""
+    if value is True or value is False or value is None:
+        return value
+    errors.append(f"`{path}` is not true or false")
+    return None
 
 
-def _none_of(value: Any, choices: frozenset[str]) -> bool:
-    return value is not None and not (type(value) is str and value in choices)
+def _text(value: Any, path: str, errors: list[str]) -> str | None:
+    """Text, or None when absent or of the wrong kind (noted in errors)."""
+    if value is None or type(value) is str:
+        return value
+    errors.append(f"`{path}` is not text")
+    return None
 
 
-# one function per action: the rules that match, in the order the policy lists them -----------------
+# one function per action: the rules that match, in the order the policy lists them. A field is read
+# only where some rule's condition, evaluated left to right, gets as far as comparing it.
 def _credit_note(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
-    if amount is not None:
-        reason = attrs.get("reason_code")
-        routine = _one_of(reason, AUTO_CREDIT_REASONS)
-        if amount <= CREDIT_AUTO_LIMIT and routine:
+    if amount is None:
+        return matched
+    if amount <= CREDIT_AUTO_LIMIT:
+        reason = _text(attrs.get("reason_code"), "attributes.reason_code", errors)
+        if reason in AUTO_CREDIT_REASONS:
             matched.append(CREDIT_NOTE_ROUTINE_CORRECTION)
-        if amount <= CREDIT_FINANCE_LIMIT and (amount > CREDIT_AUTO_LIMIT or (reason is not None and not routine)):
+        elif reason is not None:
             matched.append(CREDIT_NOTE_FINANCE_REVIEW)
-        if amount > CREDIT_FINANCE_LIMIT:
-            matched.append(CREDIT_NOTE_PARTNER_APPROVAL)
+    elif amount <= CREDIT_FINANCE_LIMIT:
+        matched.append(CREDIT_NOTE_FINANCE_REVIEW)
+    else:
+        matched.append(CREDIT_NOTE_PARTNER_APPROVAL)
     return matched
 
 
 def _write_off(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
     if amount is None:
         return matched
@@ -520,50 +532,53 @@ def _write_off(request: dict, attrs: dict, at: datetime, errors: list[str]) -> l
 
 
 def _payment_plan(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
-    amount = _number(request.get("amount"), "amount", errors)
-    installments = _number(attrs.get("installments"), "attributes.installments", errors)
-    if (amount is not None and installments is not None and amount <= PAYMENT_PLAN_AUTO_LIMIT
-            and installments <= PAYMENT_PLAN_MAX_INSTALLMENTS):
-        matched.append(PAYMENT_PLAN_STANDARD)
-    if ((amount is not None and amount > PAYMENT_PLAN_AUTO_LIMIT)
-            or (installments is not None and installments > PAYMENT_PLAN_MAX_INSTALLMENTS)):
+    matched: list[Rule] = []
+    raw = request.get("amount")
+    amount = _number(raw, "amount", errors)
+    if amount is not None and amount > PAYMENT_PLAN_AUTO_LIMIT:
         matched.append(PAYMENT_PLAN_FINANCE_REVIEW)
-    if attrs.get("has_invoice_over_90_days") is True:
+    elif amount is not None or raw is None:
+        installments = _number(attrs.get("installments"), "attributes.installments", errors)
+        if installments is not None:
+            if amount is not None and installments <= PAYMENT_PLAN_MAX_INSTALLMENTS:
+                matched.append(PAYMENT_PLAN_STANDARD)
+            elif installments > PAYMENT_PLAN_MAX_INSTALLMENTS:
+                matched.append(PAYMENT_PLAN_FINANCE_REVIEW)
+    if _flag(attrs.get("has_invoice_over_90_days"), "attributes.has_invoice_over_90_days", errors) is True:
         matched.append(PAYMENT_PLAN_CLIENT_IN_ARREARS)
     return matched
 
 
 def _data_export(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
-    to_client = attrs.get("recipient_is_client")
+    matched: list[Rule] = []
+    to_client = _flag(attrs.get("recipient_is_client"), "attributes.recipient_is_client", errors)
     if to_client is True:
-        personal = attrs.get("contains_personal_data")
+        personal = _flag(attrs.get("contains_personal_data"), "attributes.contains_personal_data", errors)
         if personal is False:
             matched.append(DATA_EXPORT_TO_CLIENT)
         elif personal is True:
             matched.append(DATA_EXPORT_PERSONAL_DATA_TO_CLIENT)
     elif to_client is False:
-        approved = attrs.get("client_approved")
+        approved = _flag(attrs.get("client_approved"), "attributes.client_approved", errors)
         if approved is True:
             matched.append(DATA_EXPORT_THIRD_PARTY_APPROVED)
         elif approved is False:
             matched.append(DATA_EXPORT_THIRD_PARTY_UNAPPROVED)
-    if _one_of(attrs.get("destination"), PRIVACY_BLOCKED_DESTINATIONS):
+    if _text(attrs.get("destination"), "attributes.destination", errors) in PRIVACY_BLOCKED_DESTINATIONS:
         matched.append(DATA_EXPORT_BLOCKED_DESTINATION)
     return matched
 
 
 def _data_delete(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
-    verified = attrs.get("request_verified")
+    matched: list[Rule] = []
+    verified = _flag(attrs.get("request_verified"), "attributes.request_verified", errors)
     if verified is True:
         matched.append(DATA_DELETE_VERIFIED_REQUEST)
     elif verified is False:
         matched.append(DATA_DELETE_UNVERIFIED_REQUEST)
-    if attrs.get("legal_hold") is True:
+    if _flag(attrs.get("legal_hold"), "attributes.legal_hold", errors) is True:
         matched.append(DATA_DELETE_LEGAL_HOLD)
-    if attrs.get("data_category") == "billing_records":
+    if _text(attrs.get("data_category"), "attributes.data_category", errors) == "billing_records":
         years = _number(attrs.get("years_since_created"), "attributes.years_since_created", errors)
         if years is not None and years < PRIVACY_BILLING_RETENTION_YEARS:
             matched.append(DATA_DELETE_BILLING_RETENTION)
@@ -571,23 +586,23 @@ def _data_delete(request: dict, attrs: dict, at: datetime, errors: list[str]) ->
 
 
 def _system_access(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
-    level = attrs.get("access_level")
+    matched: list[Rule] = []
+    level = _text(attrs.get("access_level"), "attributes.access_level", errors)
     if level == "read_only":
         matched.append(CLIENT_ACCESS_READ_ONLY)
     elif level == "read_write":
         matched.append(CLIENT_ACCESS_READ_WRITE)
     elif level == "admin":
         matched.append(CLIENT_ACCESS_ADMIN)
-    if attrs.get("mfa_enabled") is False:
+    if _flag(attrs.get("mfa_enabled"), "attributes.mfa_enabled", errors) is False:
         matched.append(CLIENT_ACCESS_WITHOUT_MFA)
-    if attrs.get("client_approved") is False:
+    if _flag(attrs.get("client_approved"), "attributes.client_approved", errors) is False:
         matched.append(CLIENT_ACCESS_WITHOUT_CLIENT_APPROVAL)
     return matched
 
 
 def _refund(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
     if amount is not None:
         if amount <= REFUND_AUTO_LIMIT:
@@ -598,17 +613,19 @@ def _refund(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list
             matched.append(REFUND_FINANCE_APPROVAL)
         else:
             matched.append(REFUND_PARTNER_APPROVAL)
-    if attrs.get("chargeback_open") is True:
+    if _flag(attrs.get("chargeback_open"), "attributes.chargeback_open", errors) is True:
         matched.append(REFUND_OPEN_CHARGEBACK)
-    if attrs.get("to_original_payment_method") is False and amount is not None and amount <= REFUND_OPS_LIMIT:
+    original = _flag(attrs.get("to_original_payment_method"), "attributes.to_original_payment_method", errors)
+    if original is False and amount is not None and amount <= REFUND_OPS_LIMIT:
         matched.append(REFUND_ALTERNATE_PAYMENT_METHOD)
     return matched
 
 
 def _chargeback(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
-    evidence = attrs.get("evidence_complete")
-    amount = _number(request.get("amount"), "amount", errors)
+    matched: list[Rule] = []
+    raw = attrs.get("evidence_complete")
+    evidence = _flag(raw, "attributes.evidence_complete", errors)
+    amount = _number(request.get("amount"), "amount", errors) if evidence is True or raw is None else None
     if evidence is True and amount is not None and amount <= CHARGEBACK_AUTO_CONTEST_LIMIT:
         matched.append(CHARGEBACK_CONTEST_DOCUMENTED)
     if evidence is False or (amount is not None and amount > CHARGEBACK_AUTO_CONTEST_LIMIT):
@@ -617,59 +634,68 @@ def _chargeback(request: dict, attrs: dict, at: datetime, errors: list[str]) -> 
 
 
 def _content(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
-    names_client = attrs.get("contains_client_name")
+    matched: list[Rule] = []
+    channel = _text(attrs.get("channel"), "attributes.channel", errors)
+    names_client = _flag(attrs.get("contains_client_name"), "attributes.contains_client_name", errors)
     if names_client is False:
-        channel = attrs.get("channel")
-        if _one_of(channel, CONTENT_SOCIAL_CHANNELS):
+        if channel in CONTENT_SOCIAL_CHANNELS:
             matched.append(CONTENT_SOCIAL_POST)
-        if _one_of(channel, CONTENT_REVIEW_CHANNELS):
+        if channel in CONTENT_REVIEW_CHANNELS:
             matched.append(CONTENT_EDITORIAL_REVIEW)
     elif names_client is True:
-        approved = attrs.get("client_approved")
+        approved = _flag(attrs.get("client_approved"), "attributes.client_approved", errors)
         if approved is True:
             matched.append(CONTENT_CLIENT_NAMED_APPROVED)
         elif approved is False:
             matched.append(CONTENT_CLIENT_NAMED_UNAPPROVED)
-    if attrs.get("mentions_pricing") is True:
+    if _flag(attrs.get("mentions_pricing"), "attributes.mentions_pricing", errors) is True:
         matched.append(CONTENT_PRICING_DISCLOSURE)
     return matched
 
 
 def _contract(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
-    kind = attrs.get("contract_type")
-    template = attrs.get("uses_standard_template")
-    if amount is not None:
-        if amount <= CONTRACT_DELEGATED_LIMIT:
-            if _one_of(kind, CONTRACT_DELEGATED_TYPES) and template is True:
-                matched.append(CONTRACT_WITHIN_DELEGATED_AUTHORITY)
-            if _none_of(kind, CONTRACT_DELEGATED_TYPES) or template is False:
-                matched.append(CONTRACT_OUTSIDE_DELEGATION)
-        else:
-            matched.append(CONTRACT_ABOVE_DELEGATED_LIMIT)
-    if attrs.get("unlimited_liability") is True:
+    raw_kind = attrs.get("contract_type")
+    kind = _text(raw_kind, "attributes.contract_type", errors)
+    delegated = kind in CONTRACT_DELEGATED_TYPES
+    within_limit = amount is not None and amount <= CONTRACT_DELEGATED_LIMIT
+    template = (_flag(attrs.get("uses_standard_template"), "attributes.uses_standard_template", errors)
+                if delegated or (raw_kind is None and within_limit) else None)
+    if within_limit:
+        if delegated and template is True:
+            matched.append(CONTRACT_WITHIN_DELEGATED_AUTHORITY)
+        if (kind is not None and not delegated) or template is False:
+            matched.append(CONTRACT_OUTSIDE_DELEGATION)
+    elif amount is not None:
+        matched.append(CONTRACT_ABOVE_DELEGATED_LIMIT)
+    if _flag(attrs.get("unlimited_liability"), "attributes.unlimited_liability", errors) is True:
         matched.append(CONTRACT_UNCAPPED_LIABILITY)
     actor = request.get("actor")
-    if (isinstance(actor, dict) and actor.get("kind") == "human"
-            and _none_of(actor.get("role"), CONTRACT_SIGNATORY_ROLES)):
-        matched.append(CONTRACT_SIGNER_WITHOUT_AUTHORITY)
+    if type(actor) is dict and _text(actor.get("kind"), "actor.kind", errors) == "human":
+        role = _text(actor.get("role"), "actor.role", errors)
+        if role is not None and role not in CONTRACT_SIGNATORY_ROLES:
+            matched.append(CONTRACT_SIGNER_WITHOUT_AUTHORITY)
     return matched
 
 
 def _discount(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     pct = _number(attrs.get("discount_pct"), "attributes.discount_pct", errors)
     if pct is None:
         return matched
-    tier = attrs.get("client_tier")
-    key_client = _one_of(tier, DISCOUNT_KEY_CLIENT_TIERS)
-    if pct <= DISCOUNT_AUTO_MAX_PCT or (key_client and pct <= DISCOUNT_KEY_CLIENT_AUTO_MAX_PCT):
+    if pct <= DISCOUNT_AUTO_MAX_PCT:
         matched.append(DISCOUNT_WITHIN_STANDARD)
-    if (DISCOUNT_AUTO_MAX_PCT < pct <= DISCOUNT_SALES_LEAD_MAX_PCT
-            and (_none_of(tier, DISCOUNT_KEY_CLIENT_TIERS) or pct > DISCOUNT_KEY_CLIENT_AUTO_MAX_PCT)):
-        matched.append(DISCOUNT_SALES_LEAD_APPROVAL)
+    else:
+        raw_tier = attrs.get("client_tier")
+        tier = _text(raw_tier, "attributes.client_tier", errors)
+        key_client = tier in DISCOUNT_KEY_CLIENT_TIERS
+        if key_client and pct <= DISCOUNT_KEY_CLIENT_AUTO_MAX_PCT:
+            matched.append(DISCOUNT_WITHIN_STANDARD)
+        # `any` of (not a key client, above the key-client ceiling): a tier of the wrong kind fails the rule
+        if (pct <= DISCOUNT_SALES_LEAD_MAX_PCT and (tier is not None or raw_tier is None)
+                and ((tier is not None and not key_client) or pct > DISCOUNT_KEY_CLIENT_AUTO_MAX_PCT)):
+            matched.append(DISCOUNT_SALES_LEAD_APPROVAL)
     if pct > DISCOUNT_SALES_LEAD_MAX_PCT:
         matched.append(DISCOUNT_PARTNER_APPROVAL)
     if pct > DISCOUNT_HARD_CAP_PCT:
@@ -680,11 +706,14 @@ def _discount(request: dict, attrs: dict, at: datetime, errors: list[str]) -> li
 
 
 def _expense(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
-    receipt = attrs.get("has_receipt")
+    raw_receipt = attrs.get("has_receipt")
+    receipt = _flag(raw_receipt, "attributes.has_receipt", errors)
     if amount is not None:
-        if amount <= EXPENSE_AUTO_LIMIT and (receipt is True or amount <= EXPENSE_RECEIPT_REQUIRED_ABOVE):
+        # `any` of (has a receipt, small enough): a receipt flag of the wrong kind fails the whole rule
+        if (amount <= EXPENSE_AUTO_LIMIT and (receipt is not None or raw_receipt is None)
+                and (receipt is True or amount <= EXPENSE_RECEIPT_REQUIRED_ABOVE)):
             matched.append(EXPENSE_WITHIN_AUTO_LIMIT)
         if receipt is False and EXPENSE_RECEIPT_REQUIRED_ABOVE < amount <= EXPENSE_OPS_LIMIT:
             matched.append(EXPENSE_MISSING_RECEIPT)
@@ -695,8 +724,8 @@ def _expense(request: dict, attrs: dict, at: datetime, errors: list[str]) -> lis
     days = _number(attrs.get("days_since_expense"), "attributes.days_since_expense", errors)
     if days is not None and days > EXPENSE_MAX_CLAIM_AGE_DAYS:
         matched.append(EXPENSE_LATE_CLAIM)
-    category = attrs.get("category")
-    if _one_of(category, EXPENSE_NEVER_REIMBURSED):
+    category = _text(attrs.get("category"), "attributes.category", errors)
+    if category in EXPENSE_NEVER_REIMBURSED:
         matched.append(EXPENSE_NEVER_REIMBURSABLE)
     if at >= MEAL_CAP_FROM and category == "meals":
         per_person = _number(attrs.get("per_person_amount"), "attributes.per_person_amount", errors)
@@ -707,16 +736,18 @@ def _expense(request: dict, attrs: dict, at: datetime, errors: list[str]) -> lis
 
 
 def _offer(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
-    salary, band = request.get("amount"), attrs.get("salary_band_max")
-    # the policy compares these with a raw JMESPath expression: numbers with numbers, text with text
+    matched: list[Rule] = []
+    salary: Any = request.get("amount")
+    band: Any = attrs.get("salary_band_max")
+    # the policy compares these with a raw JMESPath expression, which orders numbers with numbers and
+    # text with text, and answers null (no match) for anything else
     if ((type(salary) in (int, float) and type(band) in (int, float))
             or (type(salary) is str and type(band) is str)):
         if salary <= band:
             matched.append(OFFER_WITHIN_BAND)
         if salary > band:
             matched.append(OFFER_ABOVE_BAND)
-    if attrs.get("headcount_approved") is False:
+    if _flag(attrs.get("headcount_approved"), "attributes.headcount_approved", errors) is False:
         matched.append(OFFER_UNBUDGETED_HEADCOUNT)
     bonus = _number(attrs.get("signing_bonus"), "attributes.signing_bonus", errors)
     if bonus is not None and bonus > HIRING_SIGNING_BONUS_AUTO_LIMIT:
@@ -725,9 +756,9 @@ def _offer(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[
 
 
 def _lead(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
-    existing = attrs.get("is_existing_client")
+    existing = _flag(attrs.get("is_existing_client"), "attributes.is_existing_client", errors)
     if amount is not None:
         if amount <= LEAD_AUTO_RESPONSE_MAX_VALUE:
             if existing is False:
@@ -736,32 +767,39 @@ def _lead(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[R
                 matched.append(LEAD_EXISTING_CLIENT)
         else:
             matched.append(LEAD_LARGE_OPPORTUNITY)
-    if attrs.get("conflict_with_exclusive_client") is True:
+    if _flag(attrs.get("conflict_with_exclusive_client"), "attributes.conflict_with_exclusive_client",
+             errors) is True:
         matched.append(LEAD_CONFLICT_OF_INTEREST)
-    if _one_of(attrs.get("country"), LEAD_EMBARGOED_COUNTRIES):
+    if _text(attrs.get("country"), "attributes.country", errors) in LEAD_EMBARGOED_COUNTRIES:
         matched.append(LEAD_EMBARGOED_COUNTRY)
     return matched
 
 
 def _nda(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
-    template, mutual = attrs.get("uses_our_template"), attrs.get("is_mutual")
-    years = _number(attrs.get("term_years"), "attributes.term_years", errors)
+    matched: list[Rule] = []
+    raw_template = attrs.get("uses_our_template")
+    template = _flag(raw_template, "attributes.uses_our_template", errors)
+    mutual = years = None
+    if template is True or raw_template is None:
+        raw_mutual = attrs.get("is_mutual")
+        mutual = _flag(raw_mutual, "attributes.is_mutual", errors)
+        if mutual is True or raw_mutual is None:
+            years = _number(attrs.get("term_years"), "attributes.term_years", errors)
     if template is True and mutual is True and years is not None and years <= NDA_MAX_TERM_YEARS:
         matched.append(NDA_STANDARD_MUTUAL)
     if template is False or mutual is False or (years is not None and years > NDA_MAX_TERM_YEARS):
         matched.append(NDA_NONSTANDARD_REVIEW)
-    if attrs.get("has_non_compete") is True:
+    if _flag(attrs.get("has_non_compete"), "attributes.has_non_compete", errors) is True:
         matched.append(NDA_RESTRICTIVE_COVENANT)
     return matched
 
 
 def _purchase(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
+    in_budget = _flag(attrs.get("in_budget"), "attributes.in_budget", errors)
     if amount is None:
         return matched
-    in_budget = attrs.get("in_budget")
     if amount <= PURCHASE_AUTO_LIMIT:
         if in_budget is True:
             matched.append(PURCHASE_WITHIN_AUTO_LIMIT)
@@ -777,9 +815,9 @@ def _purchase(request: dict, attrs: dict, at: datetime, errors: list[str]) -> li
 
 
 def _subscription_start(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
-    client_data = attrs.get("handles_client_data")
+    client_data = _flag(attrs.get("handles_client_data"), "attributes.handles_client_data", errors)
     if amount is not None and amount <= SUBSCRIPTION_AUTO_START_LIMIT and client_data is False:
         matched.append(SUBSCRIPTION_START_WITHIN_LIMIT)
     if client_data is True:
@@ -790,7 +828,7 @@ def _subscription_start(request: dict, attrs: dict, at: datetime, errors: list[s
 
 
 def _subscription_renew(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
     if amount is None:
         return matched
@@ -805,14 +843,14 @@ def _subscription_renew(request: dict, attrs: dict, at: datetime, errors: list[s
 
 
 def _vendor_onboard(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
-    client_data = attrs.get("handles_client_data")
+    client_data = _flag(attrs.get("handles_client_data"), "attributes.handles_client_data", errors)
     if amount is not None and amount <= VENDOR_ONBOARD_AUTO_ANNUAL_SPEND and client_data is False:
         matched.append(VENDOR_ONBOARD_STANDARD)
-    if attrs.get("sanctions_check_clear") is False:
+    if _flag(attrs.get("sanctions_check_clear"), "attributes.sanctions_check_clear", errors) is False:
         matched.append(VENDOR_ONBOARD_SANCTIONS_HIT)
-    if attrs.get("has_w9") is False:
+    if _flag(attrs.get("has_w9"), "attributes.has_w9", errors) is False:
         matched.append(VENDOR_ONBOARD_MISSING_TAX_FORM)
     if client_data is True:
         matched.append(VENDOR_ONBOARD_CLIENT_DATA)
@@ -822,22 +860,24 @@ def _vendor_onboard(request: dict, attrs: dict, at: datetime, errors: list[str])
 
 
 def _vendor_pay(request: dict, attrs: dict, at: datetime, errors: list[str]) -> list[Rule]:
-    matched = []
+    matched: list[Rule] = []
     amount = _number(request.get("amount"), "amount", errors)
+    matches_po = _flag(attrs.get("invoice_matches_po"), "attributes.invoice_matches_po", errors)
+    new_vendor = _flag(attrs.get("vendor_is_new"), "attributes.vendor_is_new", errors)
     if amount is not None:
         if amount <= VENDOR_AUTO_PAY_LIMIT:
-            matches_po = attrs.get("invoice_matches_po")
             if matches_po is True:
                 matched.append(VENDOR_PAY_MATCHED_INVOICE)
             elif matches_po is False:
                 matched.append(VENDOR_PAY_UNMATCHED_INVOICE)
         else:
             matched.append(VENDOR_PAY_OVER_AUTO_LIMIT)
-        if attrs.get("vendor_is_new") is True and amount > VENDOR_NEW_COUNTERPARTY_LIMIT:
+        if new_vendor is True and amount > VENDOR_NEW_COUNTERPARTY_LIMIT:
             matched.append(VENDOR_PAY_NEW_COUNTERPARTY_LARGE)
-    if attrs.get("bank_details_changed") is True and attrs.get("bank_change_verified") is False:
+    if (_flag(attrs.get("bank_details_changed"), "attributes.bank_details_changed", errors) is True
+            and _flag(attrs.get("bank_change_verified"), "attributes.bank_change_verified", errors) is False):
         matched.append(VENDOR_PAY_UNVERIFIED_BANK_CHANGE)
-    if attrs.get("vendor_onboarded") is False:
+    if _flag(attrs.get("vendor_onboarded"), "attributes.vendor_onboarded", errors) is False:
         matched.append(VENDOR_PAY_NOT_ONBOARDED)
     return matched
 
@@ -899,8 +939,8 @@ def floor_decide(request: dict[str, Any], now: datetime | None = None) -> dict[s
     currency = request.get("currency")
     if currency is not None and currency != CURRENCY and "amount" in request:
         errors.append(f"the amount is in `{currency}`, not {CURRENCY}")
-    automate = None
-    top = None
+    automate: Rule | None = None
+    top: Rule | None = None
     for rule in matched:
         outcome = rule.outcome
         if outcome == DENY:
@@ -918,7 +958,7 @@ def floor_decide(request: dict[str, Any], now: datetime | None = None) -> dict[s
         return _default(action, "no rule covers this request", matched, errors)
     actor = request.get("actor")
     if type(actor) is dict and actor.get("kind") == "agent":
-        confidence = request.get("confidence")
+        confidence: Any = request.get("confidence")
         if not (type(confidence) in (int, float) and math.isfinite(confidence) and confidence >= bar):
             return _answer(action, ESCALATE, "confidence", owner, matched,
                            f"the agent's confidence is below {bar:g}, so the policy owner decides", errors)

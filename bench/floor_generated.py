@@ -80,8 +80,15 @@ def floor_decide(request: dict[str, Any], now: datetime | None = None) -> dict[s
     attrs = request.get("attributes")
     if type(attrs) is not dict:
         attrs = {}
-    region, counterparty, gold = attrs.get("region"), attrs.get("counterparty"), attrs.get("tier") == "gold"
+    region, counterparty, tier_name = attrs.get("region"), attrs.get("counterparty"), attrs.get("tier")
+    if counterparty is not None and type(counterparty) is not str:
+        errors.append("`attributes.counterparty` is not text")
+    if tier_name is not None and type(tier_name) is not str:
+        errors.append("`attributes.tier` is not text")
+    gold = tier_name == "gold"
     auto_limit, manager_limit = 100 + a, 5000 + a
+    if amount is not None and amount <= auto_limit and region is not None and type(region) is not str:
+        errors.append("`attributes.region` is not text")
 
     matched: list[tuple[str, str, str]] = []  # (rule id, outcome, reason), in policy order
     for tier in range(TIERS):
@@ -117,7 +124,7 @@ def floor_decide(request: dict[str, Any], now: datetime | None = None) -> dict[s
         return _answer(action, "escalate", "default", DEFAULT_ROLE, matched, why, errors)
     actor = request.get("actor")
     if type(actor) is dict and actor.get("kind") == "agent":
-        confidence = request.get("confidence")
+        confidence: Any = request.get("confidence")
         if not (type(confidence) in (int, float) and math.isfinite(confidence) and confidence >= BAR):
             return _answer(action, "escalate", "confidence", OWNER, matched,
                            f"the agent's confidence is below {BAR:g}, so the policy owner decides", errors)

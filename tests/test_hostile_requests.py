@@ -77,3 +77,19 @@ def test_malformed_requests_never_crash_and_never_automate(constitution: Constit
 
 def test_the_base_request_does_automate(constitution: Constitution) -> None:
     assert constitution.decide_dict(BASE, NOW)["decision"] == "automate"
+
+
+OFFER = {"action": "offer.extend", "actor": {"id": "recruiting-agent", "kind": "agent"}, "amount": 105000,
+         "confidence": 0.95, "attributes": {"salary_band_max": 120000, "headcount_approved": True, "signing_bonus": 0},
+         "at": "2026-10-29T10:00:00-04:00"}  # automates through a raw JMESPath rule (amount <= band)
+
+
+@settings(max_examples=2_000, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(band=junk.filter(lambda v: not (isinstance(v, int | float) and not isinstance(v, bool))))
+def test_raw_jmespath_rules_fail_closed_on_fields_of_the_wrong_kind(constitution: Constitution, band: object) -> None:
+    request = {**OFFER, "attributes": {**OFFER["attributes"], "salary_band_max": band}}
+    assert constitution.decide_dict(request, NOW)["decision"] != "automate", band
+
+
+def test_the_offer_request_does_automate(constitution: Constitution) -> None:
+    assert constitution.decide_dict(OFFER, NOW)["decision"] == "automate"
