@@ -179,6 +179,8 @@ class Comparison(Condition):
         self._expression = None if self.simple else jmespath.compile(path)
         self._pattern = pattern
         self.opaque = not self.simple or op == "matches"
+        literals = value if op in ("in", "not_in") and isinstance(value, list) else [value]
+        self.kinds = frozenset(_kind(v) for v in literals)  # the kinds of field this compares with
         self.test = _fast_comparison(self)
 
     def lookup(self, request: dict[str, Any]) -> Any:
@@ -384,20 +386,19 @@ def _fast_comparison(comparison: Comparison) -> Callable[[dict[str, Any]], bool]
     return other
 
 
+_KINDS = {bool: "true or false", int: "a number", float: "a number", str: "text", list: "a list",
+          dict: "an object", type(None): "null"}
+
+
 def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true or false"
-    if _is_number(value):
-        return "a number"
-    return {str: "text", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    return _KINDS.get(type(value)) or ("a number" if _is_number(value) else type(value).__name__)
 
 
 def _same_kind(comparison: Comparison, field: Any) -> Any:
     """The field, when it is of a kind the comparison's value has; else an EvaluationError.
 
     A flag sent as a list, or a tier sent as a number, must not quietly fail a deny rule."""
-    literals = comparison.value if comparison.op in ("in", "not_in") else [comparison.value]
-    kinds = {_kind(v) for v in literals}
+    kinds = comparison.kinds
     if _kind(field) not in kinds:
         raise EvaluationError(f"`{comparison.path}` is {_literal(field)} ({_kind(field)}), but "
                               f"`{comparison.describe()}` compares it with {' or '.join(sorted(kinds))}")
@@ -416,6 +417,19 @@ _COMPARE = {
     "contains": _contains,
     "matches": _matches,
 }
+
+
+def may_hold_for_action(condition: Condition, action: str) -> bool:
+    """False when the condition requires another action (`action = x`, `action in [...]`), else True."""
+    if isinstance(condition, Comparison) and condition.path == "action":
+        value = condition.value
+        return {"eq": value == action, "ne": value != action, "in": isinstance(value, list) and action in value,
+                "not_in": not (isinstance(value, list) and action in value)}.get(condition.op, True)
+    if isinstance(condition, All):
+        return all(may_hold_for_action(child, action) for child in condition.children)
+    if isinstance(condition, AnyOf):
+        return any(may_hold_for_action(child, action) for child in condition.children)
+    return True
 
 
 def compile_condition(raw: Any, thresholds: dict[str, Any], at: str = "") -> tuple[Condition | None, list[Problem]]:

@@ -261,7 +261,8 @@ class DecisionLog:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite rolls back by itself after some failures
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -376,7 +377,7 @@ class DecisionLog:
                                   "ORDER BY seq", (row["decision_id"],)):
             progress.record(r["outcome"], r["resolved_by"])
             resolutions.append(Resolution(r["decision_id"], r["outcome"], r["resolved_by"], r["note"],
-                                          datetime.fromisoformat(r["at"]), progress.status))
+                                          _moment(r), progress.status))
         return Entry(row["seq"], row["decision_id"], row["at"], row["action"], row["outcome"], row["actor_id"],
                      row["actor_kind"], row["constitution_commit"], request, decision, tuple(resolutions),
                      progress.status if row["outcome"] == "escalate" else row["outcome"])
@@ -384,6 +385,14 @@ class DecisionLog:
 
 def _break(row: sqlite3.Row, problem: str) -> Break:
     return Break(row["seq"], row["decision_id"], row["kind"], problem)
+
+
+def _moment(row: sqlite3.Row) -> datetime:
+    try:
+        return datetime.fromisoformat(row["at"])
+    except (TypeError, ValueError) as error:
+        raise LogError(f"entry {row['seq']} of the decision log holds no valid time",
+                       "run `aios log verify`: the entry was probably edited") from error
 
 
 def _json_of(row: sqlite3.Row, column: str) -> dict[str, Any]:

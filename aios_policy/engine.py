@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .conditions import EvaluationError
+from .conditions import EvaluationError, may_hold_for_action
 from .dates import add_duration, parse_moment
 from .model import CompiledConstitution, Escalation, Rule, Stage
 from .people import assign
@@ -49,7 +49,9 @@ class Engine:
     def __init__(self, constitution: CompiledConstitution) -> None:
         self.constitution = constitution
         self.manifest = constitution.manifest
-        self.rules = constitution.rules_by_action
+        # for each action, the rules that can hold for it (a rule guarded by `action = other` never can)
+        self.rules = {action: tuple(r for r in rules if may_hold_for_action(r.condition, action))
+                      for action, rules in constitution.rules_by_action.items()}
         self.bars = {action: self._bar(action) for action in self.rules}
         self.comparisons = {action: [c for rule in rules for c in rule.condition.comparisons()]
                             for action, rules in self.rules.items()}
@@ -238,7 +240,8 @@ class Engine:
 
     def _trace(self, request: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
         trace = []
-        for rule in self.rules.get(request.get("action"), ()) if isinstance(request.get("action"), str) else ():
+        action = request.get("action")
+        for rule in self.constitution.rules_by_action.get(action, ()) if isinstance(action, str) else ():
             condition = rule.condition.describe()
             if not rule.in_effect(at):
                 why, matched = f"not in effect at {at.isoformat()}", False
