@@ -82,7 +82,8 @@ def test_explain_traces_every_rule_of_the_action(constitution: Constitution) -> 
     assert set(trace) == {"refund-small", "refund-medium", "refund-large", "refund-blocked-client",
                           "refund-year-end-freeze"}
     assert trace["refund-medium"]["matched"] is True
-    assert trace["refund-medium"]["why"] == "matched: amount > refunds.auto_limit (250) and amount ≤ refunds.manager_limit (2000)"
+    assert trace["refund-medium"]["why"] == ("matched: amount > refunds.auto_limit (250) and "
+                                             "amount ≤ refunds.manager_limit (2000)")
     assert trace["refund-small"]["why"] == "did not match: amount ≤ refunds.auto_limit (250)"
     assert trace["refund-year-end-freeze"]["why"].startswith("not in effect at 2026-11-10")
 
