@@ -12,6 +12,7 @@ id and time, and converts to pydantic models. The engine in between works on pla
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from datetime import UTC, datetime
@@ -31,26 +32,52 @@ def new_decision_id() -> str:
     return "dec_" + uuid.uuid4().hex[:24]
 
 
-def request_problems(request: Any) -> list[str]:
-    """Why a request does not follow request.schema.json; empty when it does."""
+def request_problems(request: Any, constitution: CompiledConstitution | None = None) -> list[str]:
+    """Why a request does not follow request.schema.json, or claims an identity org.json denies."""
     if not isinstance(request, dict):
         return [f"the request must be a JSON object, not {type(request).__name__}"]
-    if _too_deep(request):
-        return [f"the request is nested more than {MAX_DEPTH} levels deep"]
-    if fast_validator("request").is_valid(request):
-        return []
-    return [f"{pointer or '/'}: {message}" + (f" ({hint})" if hint else "")
-            for pointer, message, hint in check_instance("request", request)]
+    odd = _odd_value(request, 0)
+    if odd:
+        return [odd]
+    if not fast_validator("request").is_valid(request):
+        return [f"{pointer or '/'}: {message}" + (f" ({hint})" if hint else "")
+                for pointer, message, hint in check_instance("request", request)]
+    return _identity_problems(request["actor"], constitution) if constitution else []
 
 
-def _too_deep(value: Any, depth: int = 0) -> bool:
+def _odd_value(value: Any, depth: int) -> str | None:
+    """Values JSON Schema does not catch: deep nesting, numbers that are not finite, broken text."""
     if depth > MAX_DEPTH:
-        return True
-    if isinstance(value, dict):
-        return any(_too_deep(v, depth + 1) for v in value.values())
-    if isinstance(value, list):
-        return any(_too_deep(v, depth + 1) for v in value)
-    return False
+        return f"the request is nested more than {MAX_DEPTH} levels deep"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"`{value}` is not a finite number"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "the request holds text that is not valid Unicode (a lone surrogate)"
+        return None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        problem = _odd_value(key, depth + 1) if isinstance(key, str) else None
+        problem = problem or _odd_value(child, depth + 1)
+        if problem:
+            return problem
+    return None
+
+
+def _identity_problems(actor: dict[str, Any], constitution: CompiledConstitution) -> list[str]:
+    """A person in org.json acts as a human in a role they hold; nobody else may claim a role."""
+    person = constitution.people.get(actor["id"])
+    role = actor.get("role")
+    if person is not None:
+        if actor["kind"] != "human":
+            return [f"`{actor['id']}` is a person in org.json, so actor.kind must be `human`"]
+        if role is not None and role not in person.roles:
+            return [f"`{actor['id']}` does not hold role `{role}` (org.json gives {', '.join(person.roles)})"]
+    elif role is not None:
+        return [f"actor `{actor['id']}` is not a person in org.json, so it cannot act as `{role}`"]
+    return []
 
 
 class Constitution:
@@ -78,7 +105,7 @@ class Constitution:
     def decide_dict(self, request: Any, now: datetime | None = None, explain: bool = False) -> dict[str, Any]:
         """The decision as a plain dict (the fast path the CLI and the server use)."""
         now = now or datetime.now(UTC)
-        problems = request_problems(request)
+        problems = request_problems(request, self.compiled)
         safe = request if isinstance(request, dict) else {}
         decision = self.engine.decide(safe, now, explain, problems)
         decision["id"] = new_decision_id()

@@ -148,3 +148,7 @@ from .cli_decide import decide, test_command  # noqa: E402  (registered after ma
 
 main.add_command(decide)
 main.add_command(test_command)
+
+from .cli_codeowners import codeowners  # noqa: E402  (registered after main is defined)
+
+main.add_command(codeowners)

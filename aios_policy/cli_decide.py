@@ -58,9 +58,22 @@ def _from_settings(settings: tuple[str, ...]) -> dict[str, Any]:
             if not isinstance(existing, dict):
                 raise click.BadParameter(f"`{key}` sets inside `{part}`, which is already a value", param_hint="--set")
             target = existing
+        if isinstance(target.get(parts[-1]), dict):
+            raise click.BadParameter(f"`{key}` would replace the fields already set inside it", param_hint="--set")
         target[parts[-1]] = _parse_value(value)
     request.setdefault("actor", {"id": os.environ.get("USER") or "cli-user", "kind": "human"})
     return request
+
+
+def _loads(text: str, name: str) -> Any:
+    """JSON as JSON defines it: no NaN or Infinity, and a clear error for absurd nesting."""
+    def refuse(constant: str) -> None:
+        raise RequestInputError(f"{name}: `{constant}` is not valid JSON", "send numbers as finite values")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except RecursionError as error:
+        raise RequestInputError(f"{name}: the JSON is nested too deeply", "flatten the request") from error
 
 
 def _read_requests(source: str | None) -> tuple[list[Any], bool]:
@@ -79,7 +92,7 @@ def _read_requests(source: str | None) -> tuple[list[Any], bool]:
     if len(text) > MAX_INPUT_BYTES:
         raise RequestInputError(f"{name} holds more than {MAX_INPUT_BYTES} bytes", "split the batch")
     try:
-        return [json.loads(text)], False
+        return [_loads(text, name)], False
     except json.JSONDecodeError as whole:
         if not whole.msg.startswith("Extra data"):
             raise RequestInputError(f"{name}:{whole.lineno}:{whole.colno}: the request is not valid JSON: "
@@ -89,7 +102,7 @@ def _read_requests(source: str | None) -> tuple[list[Any], bool]:
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                requests.append(json.loads(line))
+                requests.append(_loads(line, f"{name} line {number}"))
             except json.JSONDecodeError as error:
                 raise RequestInputError(f"{name}:{number}:{error.colno}: line {number} is not valid JSON: "
                                         f"{error.msg[0].lower()}{error.msg[1:]}",

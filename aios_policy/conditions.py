@@ -173,6 +173,7 @@ class Comparison(Condition):
 
     def __init__(self, path: str, op: str, value: Any, threshold: str | None,
                  pattern: re.Pattern[str] | None = None) -> None:
+        path = _dotted(path) or path
         self.path, self.op, self.value, self.threshold = path, op, value, threshold
         self.simple = bool(_SIMPLE_PATH.match(path))
         self._parts = path.split(".") if self.simple else None
@@ -308,6 +309,24 @@ def _matches(comparison: Comparison, field: Any) -> bool:
     if not isinstance(field, str):
         raise EvaluationError(f"`{comparison.path}` is not text, so `{comparison.describe()}` cannot be judged")
     return comparison._pattern.search(field[:MAX_MATCHED_TEXT]) is not None  # type: ignore[union-attr]
+
+
+def _dotted(path: str) -> str | None:
+    """`attributes."vendor_onboarded"` and other spellings of a plain dotted field, as `a.b`; else None."""
+    try:
+        node = jmespath.compile(path).parsed
+    except jmespath.exceptions.JMESPathError:
+        return None
+    parts: list[str] = []
+
+    def walk(node: dict[str, Any]) -> bool:
+        if node["type"] == "field":
+            parts.append(node["value"])
+            return True
+        return node["type"] == "subexpression" and all(walk(child) for child in node["children"])
+
+    dotted = ".".join(parts) if walk(node) else ""
+    return dotted if _SIMPLE_PATH.match(dotted) else None
 
 
 def _getter(comparison: Comparison) -> Callable[[dict[str, Any]], Any]:

@@ -144,8 +144,9 @@ def default_log_path(constitution: str | os.PathLike[str]) -> Path:
 
 
 def canonical_json(value: Any) -> str:
-    """The one text of a JSON value: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """The one text of a JSON value: sorted keys, no spaces, non-ASCII escaped (so even a lone
+    surrogate in a hostile request is stored, and hashed, as the request sent it)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
@@ -276,8 +277,10 @@ class DecisionLog:
             [fields[name] for name in names] + [prev_hash])
         seq = cursor.lastrowid
         assert seq is not None
-        self._db.execute("UPDATE entries SET hash = ? WHERE seq = ?",
-                         (entry_hash(prev_hash, {**fields, "seq": seq}), seq))
+        digest = entry_hash(prev_hash, {**fields, "seq": seq})
+        self._db.execute("UPDATE entries SET hash = ? WHERE seq = ?", (digest, seq))
+        # the head of the chain, kept apart, so removing the newest entries shows too
+        self._db.execute("INSERT OR REPLACE INTO aios_log_meta (key, value) VALUES ('head', ?)", (f"{seq}:{digest}",))
         return seq
 
     @_guarded
@@ -327,6 +330,15 @@ class DecisionLog:
                 found.append(entry)
         return found
 
+    def logged_requests(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(decision id, decided at, request) of every logged decision, oldest first, streamed."""
+        rows = self._db.execute("SELECT decision_id, at, request FROM entries WHERE kind = 'decision' ORDER BY seq")
+        for decision_id, at, request in rows:
+            try:
+                yield decision_id, at, json.loads(request)
+            except (TypeError, ValueError):
+                continue  # a row that is not JSON any more: `aios log verify` reports it
+
     @_guarded
     def get(self, decision_id: str) -> Entry:
         """One logged decision with its resolutions; LogError with a did-you-mean when unknown."""
@@ -349,6 +361,12 @@ class DecisionLog:
             if row["hash"] != entry_hash(row["prev_hash"], row):
                 breaks.append(_break(row, "its hash does not match its contents: the entry was edited"))
             expected, last_seq = row["hash"], row["seq"]
+        head = self._db.execute("SELECT value FROM aios_log_meta WHERE key = 'head'").fetchone()
+        if head is not None and head["value"] != f"{last_seq}:{expected}":
+            recorded = head["value"].split(":")[0]
+            breaks.append(Break(last_seq, None, "decision",
+                                f"the log's head names entry {recorded}, but the chain ends at entry {last_seq}: "
+                                "the newest entries were removed or the last one replaced"))
         highest = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'").fetchone()
         if highest is not None and highest["seq"] > last_seq:
             breaks.append(Break(last_seq + 1, None, "decision",
@@ -415,7 +433,7 @@ def _decision_fields(decision: Mapping[str, Any], request: Mapping[str, Any]) ->
     actor = request.get("actor") if isinstance(request.get("actor"), Mapping) else {}  # invalid requests are logged too
     constitution = decision.get("constitution") if isinstance(decision.get("constitution"), Mapping) else {}
     return {"kind": "decision", "decision_id": decision["id"], "at": decision["decided_at"],
-            "action": decision["action"], "outcome": decision["decision"], "actor_id": _text(actor.get("id")),
+            "action": _text(decision["action"]), "outcome": decision["decision"], "actor_id": _text(actor.get("id")),
             "actor_kind": _text(actor.get("kind")), "constitution_commit": _text(constitution.get("commit")),
             "request": canonical_json(request), "decision": canonical_json(decision),
             "resolved_by": None, "note": None}
@@ -424,7 +442,9 @@ def _decision_fields(decision: Mapping[str, Any], request: Mapping[str, Any]) ->
 def _text(value: Any) -> str | None:
     """A column's value as SQLite will give it back: text or NULL (a number in a TEXT column comes back as
     text, and would no longer match its hash)."""
-    return None if value is None else value if isinstance(value, str) else canonical_json(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate becomes \\udxxx
+    return None if value is None else canonical_json(value)
 
 
 def _stages(decision: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -18,10 +18,20 @@ from .conditions import EvaluationError, may_hold_for_action
 from .dates import add_duration, parse_moment
 from .model import CompiledConstitution, Escalation, Rule, Stage
 from .people import assign
-from .regions import DOMAINS, MISSING, Interval, field_values, intervals, numeric_points, with_field
+from .regions import (
+    DOMAINS,
+    MISSING,
+    Interval,
+    contains,
+    field_values,
+    interval_text,
+    intervals,
+    numeric_points,
+    value_text,
+    with_field,
+)
 
 MAX_VARIED_FIELDS = 6
-_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
 
 
 @dataclass
@@ -36,6 +46,7 @@ class Verdict:
     errors: list[str]
     missing: list[str] = field(default_factory=list)
     results: dict[str, bool | str] = field(default_factory=dict)  # rule id -> matched, or why it failed
+    blocked: list[tuple[Rule, tuple[str, ...]]] = field(default_factory=list)  # false only for lack of fields
 
     @property
     def key(self) -> tuple[str, tuple[str, ...]]:
@@ -60,7 +71,10 @@ class Engine:
                               for path in sorted({c.path for c in comparisons if c.simple
                                                   and numeric_points([c], c.path)})}
                      for action, comparisons in self.comparisons.items()}
-        self.paths = {action: sorted({c.path for c in comparisons if c.simple})
+        # the fields to look for before deciding whether tracking missing fields is worth it; None when
+        # a rule reads a field through a path we cannot look up directly (then we always track)
+        self.paths = {action: None if any(not c.simple for c in comparisons)
+                      else sorted({c.path for c in comparisons})
                       for action, comparisons in self.comparisons.items()}
         # for each action and path: the rules whose result can change with it (opaque rules always can)
         self.readers = {action: {path: [r for r in rules if r.condition.opaque
@@ -88,20 +102,24 @@ class Engine:
         if rules is None:
             return self._default(f"no policy governs action `{action}`", [], [])
         missing: list[str] | None = [] if track_missing else None
+        blocked: list[tuple[Rule, tuple[str, ...]]] = []
         reuse = base is not None and bool(base.results)
         results = dict(base.results) if reuse else {}
         for rule in self.readers[action].get(varied, rules) if reuse else rules:
             if not rule.in_effect(at):
                 results[rule.id] = False
                 continue
+            before = len(missing) if missing is not None else 0
             try:
                 results[rule.id] = rule.condition.evaluate(request, missing)
             except EvaluationError as error:
                 results[rule.id] = f"rule `{rule.id}` could not be evaluated: {error}"
+            if missing is not None and results[rule.id] is False and len(missing) > before:
+                blocked.append((rule, tuple(dict.fromkeys(missing[before:]))))
         matched = [rule for rule in rules if results[rule.id] is True]
         errors = [result for rule in rules if isinstance(result := results[rule.id], str)]
         verdict = self._strictest(request, matched, errors + self._currency_errors(request))
-        verdict.missing, verdict.results = missing or [], results
+        verdict.missing, verdict.results, verdict.blocked = missing or [], results, blocked
         return verdict
 
     def _currency_errors(self, request: dict[str, Any]) -> list[str]:
@@ -117,7 +135,9 @@ class Engine:
             return Verdict("deny", matched, deny, None, None, errors)
         escalations = [r for r in matched if r.outcome == "escalate"]
         if escalations:
-            top = max(escalations, key=lambda r: (self._authority(r.escalation.stages[0].role), -matched.index(r)))
+            # the escalation reaching the highest authority wins; then the one with more approval stages
+            top = max(escalations, key=lambda r: (max(self._authority(s.role) for s in r.escalation.stages),
+                                                  len(r.escalation.stages), -matched.index(r)))
             return Verdict("escalate", matched, top, top.escalation, None, errors)
         if errors:
             return self._default("an error made the outcome uncertain, so a person decides", matched, errors)
@@ -158,7 +178,7 @@ class Engine:
                                     [f"`at` is `{request.get('at')}`, not a date or date-time"])
             at = now
         else:
-            verdict = self.verdict(request, at, track_missing=self._lacks_a_field(request))
+            verdict, at = self._judged(request, at, now)
         missing = self._needed(request, at, verdict) if verdict.missing else []
         decision = "needs_info" if missing else verdict.decision
         escalation, routing = self._escalation(verdict, request, now) if decision == "escalate" else (None, [])
@@ -199,8 +219,10 @@ class Engine:
         requester = actor.get("id") if actor.get("kind") == "human" else None
         day = now.astimezone(self.manifest.timezone).date()
         stages, notes = [], []
+        named: set[str] = set()  # one person approves at one stage only, or two-person control is lost
         for stage in escalation.stages:
-            assignment = assign(self.constitution, stage.role, day, requester)
+            assignment = assign(self.constitution, stage.role, day, requester, named, stage.approvals)
+            named.update(a.person.id for a in assignment.approvers)
             notes.extend(assignment.notes)
             stages.append({"name": stage.name, "role": assignment.role, "approvals": stage.approvals,
                            "approvers": [a.to_json() for a in assignment.approvers]})
@@ -262,27 +284,69 @@ class Engine:
         return [(value, self.verdict(with_field(request, path, value), at, base=base, varied=path))
                 for value in values]
 
-    def _needed(self, request: dict[str, Any], at: datetime, verdict: Verdict) -> list[dict[str, Any]]:
+    def _needed(self, request: dict[str, Any], at: datetime, verdict: Verdict,
+                words: bool = True) -> list[dict[str, Any]]:
         """The missing fields whose value would change the outcome, with what each value leads to."""
         needed = []
         for path in list(dict.fromkeys(verdict.missing))[:MAX_VARIED_FIELDS]:
             variants = self._variants(request, at, path)
             if len({v.key for _, v in variants}) < 2:
                 continue
-            outcomes = self._outcomes_by_value(path, variants, request.get("action"))
+            outcomes = self._outcomes_by_value(path, variants, request.get("action")) if words else []
             needed.append({"field": path, "outcomes": outcomes})
+        # a stricter rule that needs several absent fields at once: varying one at a time cannot show it
+        asked = {entry["field"] for entry in needed}
+        for rule, fields in verdict.blocked:
+            escalation = rule.escalation
+            rule_key = rule.outcome, tuple(s.role for s in escalation.stages) if escalation else ()
+            if self._strictness(rule_key) <= self._strictness(verdict.key):
+                continue
+            for path in fields:
+                if path not in asked:
+                    asked.add(path)
+                    when = f"if rule `{rule.id}` applies (it reads {', '.join(fields)})"
+                    needed.append({"field": path, "outcomes": [{"when": when, "decision": self._outcome_text(rule_key)}]
+                                   if words else []})
         return needed
+
+    def _judged(self, request: dict[str, Any], at: datetime, now: datetime) -> tuple[Verdict, datetime]:
+        """The verdict at the request's `at`; when some rule's effective dates differ between `at` and
+        now, the stricter of the two, so a back- or forward-dated request cannot dodge a rule in force."""
+        track = self._lacks_a_field(request)
+        verdict = self.verdict(request, at, track_missing=track)
+        action = request.get("action")
+        if at != now and any(r.in_effect(at) != r.in_effect(now) for r in self.rules.get(action, ())):
+            other = self.verdict(request, now, track_missing=track)
+            if self._strictness(other.key) > self._strictness(verdict.key):
+                return other, now
+        return verdict, at
+
+    def _strictness(self, key: tuple[str, tuple[str, ...]]) -> tuple[int, int, int]:
+        decision, roles = key
+        return ({"automate": 0, "needs_info": 1, "escalate": 2, "deny": 3}[decision],
+                max((self._authority(r) for r in roles), default=0), len(roles))
+
+    def outcome(self, request: dict[str, Any], now: datetime) -> tuple[str, tuple[str, ...]]:
+        """Only what the decision would be (and, for escalations, to which roles, stage by stage):
+        no people, deadline or words. What the behavioural diff compares, cheaply."""
+        at = self._moment(request.get("at"), now)
+        if at is None:
+            return self._default("", [], []).key
+        verdict, at = self._judged(request, at, now)
+        if verdict.missing and self._needed(request, at, verdict, words=False):
+            return "needs_info", ()
+        return verdict.key
 
     def _outcomes_by_value(self, path: str, variants: list[tuple[Any, Verdict]], action: Any) -> list[dict[str, str]]:
         if any(_is_number(v) for v, _ in variants):
             by_value = {value: verdict.key for value, verdict in variants}
-            return [{"when": f"{path} {_interval_text(interval, path, self.manifest.currency)}",
+            return [{"when": f"{path} {interval_text(interval, path, self.manifest.currency)}",
                      "decision": self._outcome_text(key)}
                     for interval, key in self._ranges(path, action, by_value.get)]
         grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for value, verdict in variants:
             if value is not MISSING:
-                grouped.setdefault(verdict.key, []).append(_value_text(value))
+                grouped.setdefault(verdict.key, []).append(value_text(value))
         return [{"when": f"{path} is {' or '.join(values)}", "decision": self._outcome_text(key)}
                 for key, values in grouped.items()]
 
@@ -316,7 +380,7 @@ class Engine:
                          cuts: list[Interval]) -> list[str]:
         """Below and above the current value of path: the first range with another outcome."""
         current = _lookup(request, path)
-        here = next((i for i, interval in enumerate(cuts) if _contains(interval, current)), None)
+        here = next((i for i, interval in enumerate(cuts) if contains(interval, current)), None)
         if here is None:
             return []
 
@@ -336,7 +400,7 @@ class Engine:
                 span = span.joined(cuts[index]) if step > 0 else cuts[index].joined(span)
             subject = "" if path == "amount" else f"with {path} "
             sentences.append(f"would {self._outcome_text(key)} {subject}"
-                             f"{_interval_text(span, path, self.manifest.currency)}")
+                             f"{interval_text(span, path, self.manifest.currency)}")
         return sentences
 
     def _outcome_text(self, key: tuple[str, tuple[str, ...]]) -> str:
@@ -369,41 +433,3 @@ def _lookup(request: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
-
-
-def _contains(interval: Interval, value: float) -> bool:
-    above = interval.low is None or value > interval.low or (interval.low_closed and value == interval.low)
-    below = interval.high is None or value < interval.high or (interval.high_closed and value == interval.high)
-    return above and below
-
-
-def _number_text(value: float, path: str, currency: str) -> str:
-    text = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
-    if path == "amount":
-        sign = _CURRENCY_SIGNS.get(currency)
-        return f"{sign}{text}" if sign else f"{text} {currency}"
-    return f"{text}%" if path.endswith(("_pct", "_percent")) else text
-
-
-def _interval_text(interval: Interval, path: str, currency: str) -> str:
-    def show(value: float | None) -> str:
-        return _number_text(value, path, currency) if value is not None else ""
-
-    low, high = interval.low, interval.high
-    if low is not None and low == high:
-        return f"of exactly {show(low)}"
-    if low is None or (path in DOMAINS and low == DOMAINS[path][0] and interval.low_closed):
-        return f"at or below {show(high)}" if interval.high_closed else f"below {show(high)}"
-    if high is None:
-        return f"at or above {show(low)}" if interval.low_closed else f"above {show(low)}"
-    start = f"from {show(low)}" if interval.low_closed else f"above {show(low)}"
-    end = f"up to {show(high)}" if interval.high_closed else f"below {show(high)}"
-    return f"{start} {end}"
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "a list of " + ", ".join(map(_value_text, value)) if value else "an empty list"
-    return f"`{value}`" if isinstance(value, str) else str(value)

@@ -44,7 +44,7 @@ def holders(constitution: CompiledConstitution, role: str) -> list[Person]:
     return [p for p in constitution.people.values() if role in p.roles]
 
 
-def _available(constitution: CompiledConstitution, role: str, day: date, requester: str | None) -> list[Approver]:
+def _available(constitution: CompiledConstitution, role: str, day: date, excluded: set[str]) -> list[Approver]:
     chosen: dict[str, Approver] = {}
     for person in holders(constitution, role):
         current, covering, seen = person, None, set()
@@ -54,30 +54,36 @@ def _available(constitution: CompiledConstitution, role: str, day: date, request
             current = constitution.people[delegate]
         if away(current, day):
             continue  # the delegate chain ends with someone away too
-        if current.id != requester and current.id not in chosen:
+        if current.id not in excluded and current.id not in chosen:
             chosen[current.id] = Approver(current, covering)
     return list(chosen.values())
 
 
-def assign(constitution: CompiledConstitution, role: str, day: date, requester: str | None) -> Assignment:
-    """The approvers of role on day, never the requester, moving up reports_to when nobody is left."""
+def assign(constitution: CompiledConstitution, role: str, day: date, requester: str | None,
+           named: set[str] | frozenset[str] = frozenset(), needed: int = 1) -> Assignment:
+    """The approvers of role on day: never the requester, nobody already named at an earlier stage,
+    and at least `needed` of them, moving up reports_to until there are."""
     notes: list[str] = []
+    excluded = set(named) | ({requester} if requester else set())
     current, visited = role, set()
     while current in constitution.roles and current not in visited:
         visited.add(current)
-        approvers = _available(constitution, current, day, requester)
-        if approvers:
+        approvers = _available(constitution, current, day, excluded)
+        if len(approvers) >= needed:
             return Assignment(current, tuple(approvers), tuple(notes))
         manager = constitution.roles[current].reports_to
         title = constitution.roles[current].title
-        reason = ("only the requester holds it" if any(p.id == requester for p in holders(constitution, current))
+        people = holders(constitution, current)
+        reason = ("only the requester holds it" if people and all(p.id == requester for p in people)
+                  else "its people already approve at an earlier stage" if people and any(p.id in named for p in people)
+                  else f"fewer than {needed} of its people are available" if needed > 1 and approvers
                   else "nobody who holds it is available")
         if manager is None or manager not in constitution.roles:
             break
         notes.append(f"{title} passed to {constitution.roles[manager].title}: {reason}")
         current = manager
     # the top of the chain: its people even if away, still never the requester
-    last = [Approver(p, None) for p in holders(constitution, current) if p.id != requester]
+    last = [Approver(p, None) for p in holders(constitution, current) if p.id not in excluded]
     if last:
         notes.append(f"nobody else can approve, so {constitution.roles[current].title} decides even while away")
         return Assignment(current, tuple(last), tuple(notes))

@@ -28,8 +28,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def field_values(comparisons: Iterable[Comparison]) -> dict[str, list[Any]]:
-    """For each simple path: one representative value per region of that field, MISSING included."""
+@dataclass(frozen=True)
+class Dimension:
+    """One field of the input space: an example value per region of it, and for numbers the interval."""
+
+    path: str
+    examples: tuple[Any, ...]
+    spans: tuple[Interval | None, ...]  # the interval each numeric example stands for, else None
+
+
+def dimensions(comparisons: Iterable[Comparison]) -> list[Dimension]:
+    """For each simple path the comparisons read: its regions, MISSING included, in a stable order."""
     numbers: dict[str, set[float]] = {}
     scalars: dict[str, list[Any]] = {}
     items: dict[str, list[Any]] = {}
@@ -48,8 +57,30 @@ def field_values(comparisons: Iterable[Comparison]) -> dict[str, list[Any]]:
         if op not in ORDERING and op not in ("contains", "exists"):
             bucket = scalars.setdefault(path, [])
             bucket.extend(v for v in literals if not _is_number(v) and v is not None and v not in bucket)
-    return {path: _values(numbers.get(path), scalars.get(path, []), items.get(path), DOMAINS.get(path))
-            for path in paths}
+    return [dimension(path, numbers.get(path), scalars.get(path, []), items.get(path)) for path in paths]
+
+
+def dimension(path: str, numbers: set[float] | None, scalars: list[Any] = (), items: list[Any] | None = None,
+              domain: tuple[float, float | None] | None = None) -> Dimension:
+    examples: list[Any] = []
+    spans: list[Interval | None] = []
+    if numbers:
+        for interval in intervals(numbers, domain or DOMAINS.get(path)):
+            examples.append(interval.example)
+            spans.append(interval)
+    others = [v for v in (True, False) if v not in scalars] if any(isinstance(v, bool) for v in scalars) else []
+    others += list(scalars)
+    if items is not None:
+        others += [[], *([item] for item in items)] + ([list(items)] if len(items) > 1 else [])
+    if not numbers and not items and not (scalars and all(isinstance(v, bool) for v in scalars)):
+        others.append(OTHER_TEXT)
+    others.append(MISSING)
+    return Dimension(path, (*examples, *others), (*spans, *([None] * len(others))))
+
+
+def field_values(comparisons: Iterable[Comparison]) -> dict[str, list[Any]]:
+    """For each simple path: one representative value per region of that field, MISSING included."""
+    return {d.path: list(d.examples) for d in dimensions(comparisons)}
 
 
 @dataclass(frozen=True)
@@ -105,24 +136,6 @@ def numeric_points(comparisons: Iterable[Comparison], path: str) -> set[float]:
     return found
 
 
-def _values(numbers: set[float] | None, scalars: list[Any], items: list[Any] | None,
-            domain: tuple[float, float | None] | None) -> list[Any]:
-    values: list[Any] = []
-    if numbers:
-        values.extend(interval.example for interval in intervals(numbers, domain))
-    if any(isinstance(s, bool) for s in scalars):
-        values.extend(v for v in (True, False) if v not in scalars)
-    values.extend(scalars)
-    if items is not None:
-        values.extend([[], *([item] for item in items)])
-        if len(items) > 1:
-            values.append(list(items))
-    if not numbers and not items and not (scalars and all(isinstance(v, bool) for v in scalars)):
-        values.append(OTHER_TEXT)
-    values.append(MISSING)
-    return values
-
-
 def with_field(request: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A copy of request with the dotted path set to value (or removed when value is MISSING)."""
     head, _, rest = path.partition(".")
@@ -156,3 +169,44 @@ def cells(conditions: Iterable[Condition], base: dict[str, Any]) -> Iterator[dic
             yield request
 
     return generate()
+
+
+CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
+
+
+def contains(interval: Interval, value: float) -> bool:
+    above = interval.low is None or value > interval.low or (interval.low_closed and value == interval.low)
+    below = interval.high is None or value < interval.high or (interval.high_closed and value == interval.high)
+    return above and below
+
+
+def number_text(value: float, path: str, currency: str) -> str:
+    text = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
+    if path == "amount":
+        sign = CURRENCY_SIGNS.get(currency)
+        return f"{sign}{text}" if sign else f"{text} {currency}"
+    return f"{text}%" if path.endswith(("_pct", "_percent")) else text
+
+
+def interval_text(interval: Interval, path: str, currency: str) -> str:
+    def show(value: float | None) -> str:
+        return number_text(value, path, currency) if value is not None else ""
+
+    low, high = interval.low, interval.high
+    if low is not None and low == high:
+        return f"of exactly {show(low)}"
+    if low is None or (path in DOMAINS and low == DOMAINS[path][0] and interval.low_closed):
+        return f"at or below {show(high)}" if interval.high_closed else f"below {show(high)}"
+    if high is None:
+        return f"at or above {show(low)}" if interval.low_closed else f"above {show(low)}"
+    start = f"from {show(low)}" if interval.low_closed else f"above {show(low)}"
+    end = f"up to {show(high)}" if interval.high_closed else f"below {show(high)}"
+    return f"{start} {end}"
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "a list of " + ", ".join(map(value_text, value)) if value else "an empty list"
+    return f"`{value}`" if isinstance(value, str) else str(value)

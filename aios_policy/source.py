@@ -211,3 +211,18 @@ def commit_at(path: str | os.PathLike[str], moment: datetime) -> str:
         raise SourceError(f"the constitution has no commit on `{branch}` at or before {moment.isoformat()}",
                           "pick a later date, or use --ref")
     return sha
+
+
+def merge_base(path: str | os.PathLike[str]) -> str:
+    """Where the current branch left the default branch: the natural BASE of a policy change."""
+    import git
+
+    requested = Path(path).absolute()
+    existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
+    repo = _open_repository(existing)
+    branch = default_branch(repo)
+    try:
+        return repo.git.merge_base(branch, "HEAD")
+    except git.GitCommandError as error:
+        raise SourceError(f"cannot find where HEAD left `{branch}`", "name BASE explicitly, e.g. "
+                          "`aios diff origin/main`") from error
