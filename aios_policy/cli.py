@@ -152,3 +152,7 @@ main.add_command(test_command)
 from .cli_codeowners import codeowners  # noqa: E402  (registered after main is defined)
 
 main.add_command(codeowners)
+
+from .cli_diff import diff  # noqa: E402  (registered after main is defined)
+
+main.add_command(diff)
