@@ -1,0 +1,232 @@
+"""The behavioural diff on real git repositories: each kind of change against a hand-computed result."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import ENGINE, git, run_aios
+
+from aios_policy import Constitution, check
+from aios_policy.diff import DiffReport, behavioural_diff
+
+NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+REPORTS: list[tuple[Path, DiffReport]] = []  # every report made here, for the property test at the end
+
+
+@pytest.fixture
+def company(tmp_path: Path) -> Path:
+    """A repository whose main branch holds the engine test constitution."""
+    shutil.copytree(ENGINE, tmp_path / "constitution")
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "base")
+    return tmp_path
+
+
+def _edit(company: Path, relative: str, change: Callable[[dict], None]) -> None:
+    path = company / "constitution" / relative
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _rule(data: dict, rule_id: str) -> dict:
+    return next(r for r in data["rules"] if r["id"] == rule_id)
+
+
+def _diff(company: Path) -> DiffReport:
+    report = behavioural_diff(company / "constitution", "main", None, NOW, None)
+    REPORTS.append((company, report))
+    return report
+
+
+def _set_threshold(company: Path, name: str, value: float) -> None:
+    _edit(company, "thresholds.json", lambda d: d["thresholds"][name].update(value=value))
+
+
+def test_raising_a_threshold_loosens_exactly_the_new_range(company: Path) -> None:
+    _set_threshold(company, "refunds.auto_limit", 400)
+    report = _diff(company)
+    assert [c.text for c in report.changes] == ["threshold `refunds.auto_limit` 250 → 400"]
+    assert report.changes[0].owners == ("ops",)  # the refunds policy's owner reviews it
+    assert report.regions and {r.action for r in report.regions} == {"refund.issue"}
+    assert {r.risk for r in report.regions} == {"loosened"}
+    assert all("amount above $250 up to $400" in r.conditions for r in report.regions)
+    assert {(r.base[0], r.head[0]) for r in report.regions} == {("escalate", "automate")}
+    assert report.summary()["loosened"] == len(report.regions) and report.loosens
+
+
+def test_lowering_a_threshold_tightens(company: Path) -> None:
+    _set_threshold(company, "refunds.auto_limit", 200)
+    report = _diff(company)
+    assert {r.risk for r in report.regions} == {"tightened"}
+    assert all("amount above $200 up to $250" in r.conditions for r in report.regions)
+    assert report.summary()["tightened"] == len(report.regions) and not report.loosens
+
+
+def test_adding_a_deny_rule_tightens_only_where_it_applies(company: Path) -> None:
+    _edit(company, "policies/refunds.json", lambda d: d["rules"].append(
+        {"id": "refund-fraud", "when": {"path": "attributes.client_status", "op": "eq", "value": "fraud"},
+         "outcome": "deny", "reason": "Clients under a fraud review get no refunds."}))
+    report = _diff(company)
+    assert "rule `refund-fraud` (deny) added to policy `refunds`" in [c.text for c in report.changes]
+    assert report.regions and {r.head for r in report.regions} == {("deny", ())}
+    assert {r.risk for r in report.regions} == {"tightened"}
+    assert all("attributes.client_status is `fraud`" in r.conditions for r in report.regions)
+
+
+def test_moving_an_escalation_to_a_role_of_equal_authority_re_routes(company: Path) -> None:
+    def add_role(org: dict) -> None:
+        org["roles"].append({"id": "controller", "title": "Controller", "reports_to": "finance", "authority": 60})
+        org["people"].append({"id": "carl", "name": "Carl Controller", "roles": ["controller"]})
+
+    _edit(company, "org.json", add_role)
+    _edit(company, "policies/refunds.json",
+          lambda d: _rule(d, "refund-medium")["escalation"].update(stages=[{"role": "controller"}]))
+    report = _diff(company)
+    assert "rule `refund-medium` now escalates to `controller` (was `ops`)" in [c.text for c in report.changes]
+    assert {r.risk for r in report.regions} == {"re-routed"}
+    assert {(r.base, r.head) for r in report.regions} == {(("escalate", ("ops",)), ("escalate", ("controller",)))}
+    assert report.summary()["rerouted"] == len(report.regions)
+
+
+def test_escalating_to_a_lower_role_loosens(company: Path) -> None:
+    _edit(company, "policies/refunds.json",
+          lambda d: _rule(d, "refund-medium")["escalation"].update(stages=[{"role": "clerk"}]))
+    report = _diff(company)
+    assert report.regions and {r.risk for r in report.regions} == {"loosened"}
+
+
+def test_lowering_a_confidence_bar_loosens_for_agents_between_the_bars(company: Path) -> None:
+    _set_threshold(company, "refunds.min_confidence", 0.85)
+    report = _diff(company)
+    assert [c.text for c in report.changes] == ["threshold `refunds.min_confidence` 0.9 → 0.85"]
+    assert report.regions and {r.risk for r in report.regions} == {"loosened"}
+    for region in report.regions:
+        assert "confidence from 0.85 below 0.9" in region.conditions and "actor.kind is `agent`" in region.conditions
+        assert region.base == ("escalate", ("ops",)) and region.head == ("automate", ())
+
+
+def test_deleting_a_policy_sends_its_action_to_the_default(company: Path) -> None:
+    (company / "constitution" / "policies" / "vendors.json").unlink()
+    report = _diff(company)
+    assert "policy `vendors` (Vendor payments) removed, with its 6 rule(s)" in [c.text for c in report.changes]
+    assert {r.action for r in report.regions} == {"vendor.pay"}
+    assert {r.head for r in report.regions} == {("escalate", ("owner",))}
+    denied = [r for r in report.regions if r.base == ("deny", ())]
+    assert denied and {r.risk for r in denied} == {"loosened"}  # a deny became a mere escalation
+    assert {r.risk for r in report.regions if r.base[0] == "automate"} == {"tightened"}
+
+
+def test_renaming_a_role_is_said_in_words_and_only_re_routes(company: Path) -> None:
+    constitution = company / "constitution"
+    for path in constitution.rglob("*.json"):
+        path.write_text(path.read_text().replace('"ops"', '"operations"'))
+    report = _diff(company)
+    assert "role `ops` renamed to `operations`" in [c.text for c in report.changes]
+    assert report.regions and {r.risk for r in report.regions} == {"re-routed"}
+
+
+def test_reformatting_and_rewording_change_no_decision(company: Path) -> None:
+    assert run_aios("fmt", cwd=company).returncode == 0
+    _edit(company, "policies/refunds.json", lambda d: d.update(summary="Refunds, explained better."))
+    _edit(company, "thresholds.json", lambda d: d["thresholds"]["refunds.auto_limit"].update(
+        description="The largest refund an agent may send without asking."))
+    report = _diff(company)
+    assert sorted(c.text for c in report.changes) == ["policy `refunds`: summary reworded",
+                                                      "threshold `refunds.auto_limit`: description or unit reworded"]
+    assert report.regions == [] and report.scenarios == [] and report.actions_analysed == []
+    assert report.fails("any-change") and not report.fails("loosening")  # the files changed, nothing loosens
+
+
+def test_a_decision_change_without_an_updated_expectation_fails(company: Path) -> None:
+    _set_threshold(company, "refunds.auto_limit", 1000)
+    report = _diff(company)
+    [scenario] = report.scenarios
+    assert scenario.id == "medium-refund-goes-to-ops" and scenario.stale
+    assert (scenario.base, scenario.head) == ("escalate to ops", "automate")
+    assert report.fails("loosening") and not report.fails("never")
+    _edit(company, "scenarios/basic.json", lambda d: d["scenarios"][0].update(expect={"decision": "automate"}))
+    updated = _diff(company)
+    assert not updated.scenarios[0].stale
+
+
+def test_committed_refs_and_the_cli(company: Path) -> None:
+    git(company, "checkout", "-q", "-b", "raise")
+    _set_threshold(company, "refunds.auto_limit", 400)
+    git(company, "commit", "-qam", "raise the limit")
+    done = run_aios("diff", "main", "raise", "--format", "json", "--now", "2026-11-10T10:00:00-05:00",
+                    "--fail-on", "never", cwd=company)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) == {"base", "head", "summary", "changes", "scenarios", "replay", "regions"}
+    assert report["base"]["commit"] == git(company, "rev-parse", "main")
+    assert isinstance(report["summary"]["loosened"], int) and report["summary"]["loosened"] > 0
+    assert report["replay"] is None
+    failing = run_aios("diff", "main", "raise", "--fail-on", "loosening", cwd=company)
+    assert failing.returncode == 1 and "LOOSENED" in failing.stdout
+    markdown = run_aios("diff", "main", "raise", "--format", "markdown", "--fail-on", "never", cwd=company)
+    assert markdown.stdout.startswith("<!-- aios-policy-diff -->\n## aios-policy: behavioural impact")
+    assert "⚠️ loosens control" in markdown.stdout
+
+
+def test_default_base_is_where_the_branch_left_main(company: Path) -> None:
+    git(company, "checkout", "-q", "-b", "feature")
+    _set_threshold(company, "refunds.auto_limit", 400)
+    done = run_aios("diff", "--format", "json", "--fail-on", "never", cwd=company)
+    report = json.loads(done.stdout)
+    assert report["base"]["commit"] == git(company, "rev-parse", "main")
+    assert report["head"]["ref"] == "working tree" and report["head"]["dirty"] is True
+
+
+def test_replay_of_the_decision_log(company: Path) -> None:
+    requests = [{"action": "refund.issue", "actor": {"id": "billing-agent", "kind": "agent"}, "amount": amount,
+                 "confidence": 0.95, "attributes": {"client_status": "active"}, "at": "2026-11-10T10:00:00-05:00"}
+                for amount in (100, 300, 350, 800)]
+    lines = "\n".join(json.dumps(r) for r in requests) + "\n"
+    assert run_aios("decide", "-", "--now", "2026-11-10T10:00:00-05:00", cwd=company, input=lines).returncode == 0
+    _set_threshold(company, "refunds.auto_limit", 400)
+    report = _diff_with_log(company)
+    assert report.replay is not None and report.replay.total == 4 and report.replay.changed == 2
+    assert report.replay.transitions["refund.issue"]["escalate to ops → automate"] == 2
+    assert report.replay.newly_automated == 650
+    assert report.replay.risks["loosened"] == 2
+
+
+def _diff_with_log(company: Path) -> DiffReport:
+    report = behavioural_diff(company / "constitution", "main", None, NOW, company / ".aios" / "decisions.sqlite")
+    REPORTS.append((company, report))
+    return report
+
+
+def test_no_log_is_said_plainly(company: Path) -> None:
+    _set_threshold(company, "refunds.auto_limit", 400)
+    done = run_aios("diff", "--fail-on", "never", cwd=company)
+    assert "No decision log was found to replay" in done.stdout
+
+
+def test_an_invalid_head_is_a_clear_error(company: Path) -> None:
+    _edit(company, "policies/refunds.json", lambda d: d.update(owner="nobody"))
+    done = run_aios("diff", "main", cwd=company)
+    assert done.returncode == 2 and "HEAD (the working tree) is not a valid constitution" in done.stderr
+
+
+def test_every_region_example_reproduces_both_outcomes() -> None:
+    """Runs last in this file: every region any test above reported, decided again under both versions."""
+    assert REPORTS, "run the whole file"
+    checked = 0
+    for company, report in REPORTS:
+        base = Constitution(check(company / "constitution", report.base.commit))
+        head = Constitution(check(company / "constitution"))
+        for region in report.regions:
+            for version, expected in ((base, region.base), (head, region.head)):
+                decision = version.decide_dict(region.example, NOW, )
+                roles = tuple(s["role"] for s in decision["escalation"]["stages"]) if decision["escalation"] else ()
+                assert (decision["decision"], roles) == expected, (region.describe(), decision["summary"])
+                checked += 1
+    assert checked > 20
