@@ -38,7 +38,9 @@ class Side:
     @property
     def name(self) -> str:
         commit = f" ({self.commit[:12]})" if self.commit else ""
-        return f"`{self.ref}`{commit}" if self.ref else f"the working tree{commit}{' with edits' if self.dirty else ''}"
+        if self.ref is None:
+            return f"the working tree{commit}{' with edits' if self.dirty else ''}"
+        return f"{self.ref}{commit}" if " " in self.ref else f"`{self.ref}`{commit}"
 
 
 @dataclass
@@ -148,8 +150,15 @@ def _owners(constitution: Constitution, roles: set[str]) -> list[dict[str, Any]]
 def behavioural_diff(path: str | os.PathLike[str], base_ref: str | None, head_ref: str | None,
                      now: datetime, log: Path | None) -> DiffReport:
     """Compare BASE (default: where HEAD left the default branch) with HEAD (default: the working tree)."""
-    label = base_ref or "where HEAD left the default branch"
-    base_ref = base_ref or merge_base(path)
+    label = base_ref
+    if base_ref and head_ref is None and ".." in base_ref:  # git's range spellings: A...B and A..B
+        first, dots, last = base_ref.partition("...") if "..." in base_ref else base_ref.partition("..")
+        head_ref = last or "HEAD"
+        label = f"where {head_ref} left {first or 'HEAD'}" if dots == "..." else (first or "HEAD")
+        base_ref = merge_base(path, first or "HEAD", head_ref)[1] if dots == "..." else label
+    if base_ref is None:
+        branch, base_ref = merge_base(path)
+        label = f"where HEAD left {branch}"
     base, head = _load(path, base_ref, "BASE"), _load(path, head_ref, "HEAD")
     changes = file_changes(base.result, head.result)
     analysed = changed_actions(base.engine, head.engine)

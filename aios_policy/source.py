@@ -213,16 +213,16 @@ def commit_at(path: str | os.PathLike[str], moment: datetime) -> str:
     return sha
 
 
-def merge_base(path: str | os.PathLike[str]) -> str:
-    """Where the current branch left the default branch: the natural BASE of a policy change."""
+def merge_base(path: str | os.PathLike[str], branch: str | None = None, head: str = "HEAD") -> tuple[str, str]:
+    """Where head left branch (default: the default branch): its name and the commit, the natural BASE."""
     import git
 
     requested = Path(path).absolute()
     existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
     repo = _open_repository(existing)
-    branch = default_branch(repo)
+    branch = branch or default_branch(repo)
     try:
-        return repo.git.merge_base(branch, "HEAD")
+        return branch, repo.git.merge_base(branch, head)
     except git.GitCommandError as error:
         raise SourceError(f"cannot find where HEAD left `{branch}`", "name BASE explicitly, e.g. "
                           "`aios diff origin/main`") from error

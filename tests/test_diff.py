@@ -216,6 +216,17 @@ def test_an_invalid_head_is_a_clear_error(company: Path) -> None:
     assert done.returncode == 2 and "HEAD (the working tree) is not a valid constitution" in done.stderr
 
 
+def test_git_range_spellings(company: Path) -> None:
+    git(company, "checkout", "-q", "-b", "raise")
+    _set_threshold(company, "refunds.auto_limit", 400)
+    git(company, "commit", "-qam", "raise the limit")
+    for spelling in ("main...raise", "main..raise"):
+        done = run_aios("diff", spelling, "--format", "json", "--fail-on", "never", cwd=company)
+        report = json.loads(done.stdout)
+        assert report["base"]["commit"] == git(company, "rev-parse", "main"), spelling
+        assert report["head"]["commit"] == git(company, "rev-parse", "raise"), spelling
+
+
 def test_every_region_example_reproduces_both_outcomes() -> None:
     """Runs last in this file: every region any test above reported, decided again under both versions."""
     assert REPORTS, "run the whole file"
