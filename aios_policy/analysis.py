@@ -137,16 +137,19 @@ def _space(base: Engine, head: Engine, action: str) -> tuple[list[Dimension], bo
     return found, opaque
 
 
+def _cells(space: list[Dimension], action: str) -> tuple[Any, bool]:
+    """Every cell of the space, or a fixed sample of it when there are too many; and whether sampled."""
+    count = math.prod(len(d.examples) for d in space)
+    if count <= MAX_CELLS:
+        return itertools.product(*(range(len(d.examples)) for d in space)), False
+    generator = random.Random(f"{action}:{count}")
+    return sorted({tuple(generator.randrange(len(d.examples)) for d in space) for _ in range(SAMPLED_CELLS)}), True
+
+
 def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Region]:
     """The changed regions of one action, merged into readable boxes."""
     space, opaque = _space(base, head, action)
-    count = math.prod(len(d.examples) for d in space)
-    sampled = opaque or count > MAX_CELLS
-    cells: Any = itertools.product(*(range(len(d.examples)) for d in space))
-    if count > MAX_CELLS:
-        generator = random.Random(f"{action}:{count}")
-        cells = {tuple(generator.randrange(len(d.examples)) for d in space) for _ in range(SAMPLED_CELLS)}
-        cells = sorted(cells)
+    cells, too_many = _cells(space, action)
     start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
     changed: dict[tuple[Key, Key], list[tuple[int, ...]]] = defaultdict(list)
     for cell in cells:
@@ -162,8 +165,45 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
             example_cell = tuple(min(values) for values in box)
             found.append(Region(action, tuple(_conditions(space, box, base.constitution)), before, after,
                                 risk(before, after, base_authority, head_authority),
-                                _request(start, space, example_cell), sampled))
+                                _request(start, space, example_cell), opaque or too_many))
     return found
+
+
+@dataclass(frozen=True)
+class Area:
+    """A box of requests for one action, all decided alike by one version."""
+
+    conditions: tuple[str, ...]
+    key: Key
+    example: dict[str, Any]
+    sampled: bool
+
+
+def partition(engine: Engine, action: str, now: datetime, with_absent: bool = False) -> list[Area]:
+    """The whole input space of one action cut into boxes of one outcome each (for `aios explain`).
+
+    Without with_absent, every fact the rules read is taken as given (absent facts lead to needs_info,
+    which explain states once rather than in every box)."""
+    space, opaque = _space(engine, engine, action)
+    if not with_absent:
+        space = [_without_absent(d) for d in space]
+    cells, too_many = _cells(space, action)
+    start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
+    grouped: dict[Key, list[tuple[int, ...]]] = defaultdict(list)
+    for cell in cells:
+        grouped[engine.outcome(_request(start, space, cell), now)].append(cell)
+    found = []
+    for key, group in grouped.items():
+        for box in _boxes(group, len(space)):
+            example_cell = tuple(min(values) for values in box)
+            found.append(Area(tuple(_conditions(space, box, engine.constitution)), key,
+                              _request(start, space, example_cell), opaque or too_many))
+    return found
+
+
+def _without_absent(dim: Dimension) -> Dimension:
+    kept = [i for i, value in enumerate(dim.examples) if value is not MISSING]
+    return Dimension(dim.path, tuple(dim.examples[i] for i in kept), tuple(dim.spans[i] for i in kept))
 
 
 def _request(start: dict[str, Any], space: list[Dimension], cell: tuple[int, ...]) -> dict[str, Any]:

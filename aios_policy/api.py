@@ -102,12 +102,13 @@ class Constitution:
     def commit(self) -> str | None:
         return self.compiled.provenance.commit
 
-    def decide_dict(self, request: Any, now: datetime | None = None, explain: bool = False) -> dict[str, Any]:
+    def decide_dict(self, request: Any, now: datetime | None = None, explain: bool = False,
+                    counterfactuals: bool = True) -> dict[str, Any]:
         """The decision as a plain dict (the fast path the CLI and the server use)."""
         now = now or datetime.now(UTC)
         problems = request_problems(request, self.compiled)
         safe = request if isinstance(request, dict) else {}
-        decision = self.engine.decide(safe, now, explain, problems)
+        decision = self.engine.decide(safe, now, explain, problems, counterfactuals)
         decision["id"] = new_decision_id()
         return decision
 

@@ -1,0 +1,61 @@
+"""`aios explain` and `aios ask`: the constitution in plain English for the people who work by it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+
+from .api import Constitution
+from .cli_options import constitution_options, format_option
+
+
+def _now(now: str | None, constitution: str) -> datetime:
+    from .cli_decide import _moment
+
+    return _moment(now, constitution, "--now") if now else datetime.now(UTC).replace(microsecond=0)
+
+
+@click.command()
+@click.argument("action", required=False)
+@click.option("--sop", "sop_id", metavar="ID", help="Walk a procedure instead: its steps, gates and outcomes.")
+@click.option("--list", "list_topics", is_flag=True, help="List the actions and procedures that can be explained.")
+@constitution_options
+@format_option("text", "markdown", "json")
+@click.option("--now", "now", metavar="DATE", help="Explain the rules and people as they are at this moment.")
+def explain(action: str | None, sop_id: str | None, list_topics: bool, constitution: str, ref: str | None,
+            output_format: str, now: str | None) -> None:
+    """Explain an action's complete decision table, or walk a procedure.
+
+    For ACTION: every region of requests and what happens to it, strictest first: who decides
+    (with who stands in for whom while away), how fast, what to attach, and the rule ids it comes
+    from. With --sop: each step, who does it, the gate it asks the engine and what follows each
+    outcome, with SLAs.
+
+    \b
+    Examples:
+      aios explain refund.issue
+      aios explain --sop refund-dispute --format markdown
+      aios explain --list
+    """
+    from .explain import explain_action, explain_sop
+
+    loaded = Constitution.load(constitution, ref=ref)
+    moment = _now(now, constitution)
+    if list_topics or not (action or sop_id):
+        compiled = loaded.compiled
+        topics = {"actions": sorted(compiled.rules_by_action), "sops": {s.id: s.title for s in compiled.sops.values()}}
+        if output_format == "json":
+            click.echo(json.dumps(topics, indent=2))
+        else:
+            click.echo("actions: " + ", ".join(topics["actions"]))
+            click.echo("procedures: " + ", ".join(f"{i} ({t})" for i, t in topics["sops"].items()))
+        return
+    if action and sop_id:
+        raise click.UsageError("give an ACTION or --sop ID, not both")
+    result = explain_sop(loaded, sop_id, moment) if sop_id else explain_action(loaded, action, moment)
+    if output_format == "json":
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(result.markdown() if output_format == "markdown" else result.text())
