@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .api import request_problems
 from .conditions import Comparison, RawExpression
 from .engine import Engine
 from .model import CompiledConstitution, Rule
@@ -153,8 +154,8 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
     start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
     changed: dict[tuple[Key, Key], list[tuple[int, ...]]] = defaultdict(list)
     for cell in cells:
-        request = _request(start, space, cell)
-        before, after = base.outcome(request, now), head.outcome(request, now)
+        request = _request(start, space, cell, head.constitution)
+        before, after = outcome(base, request, now), outcome(head, request, now)
         if before != after:
             changed[(before, after)].append(cell)
     base_authority = {r: role.authority for r, role in base.constitution.roles.items()}
@@ -165,7 +166,7 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
             example_cell = tuple(min(values) for values in box)
             found.append(Region(action, tuple(_conditions(space, box, base.constitution)), before, after,
                                 risk(before, after, base_authority, head_authority),
-                                _request(start, space, example_cell), opaque or too_many))
+                                _request(start, space, example_cell, head.constitution), opaque or too_many))
     return found
 
 
@@ -191,13 +192,13 @@ def partition(engine: Engine, action: str, now: datetime, with_absent: bool = Fa
     start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
     grouped: dict[Key, list[tuple[int, ...]]] = defaultdict(list)
     for cell in cells:
-        grouped[engine.outcome(_request(start, space, cell), now)].append(cell)
+        grouped[outcome(engine, _request(start, space, cell, engine.constitution), now)].append(cell)
     found = []
     for key, group in grouped.items():
         for box in _boxes(group, len(space)):
             example_cell = tuple(min(values) for values in box)
             found.append(Area(tuple(_conditions(space, box, engine.constitution)), key,
-                              _request(start, space, example_cell), opaque or too_many))
+                              _request(start, space, example_cell, engine.constitution), opaque or too_many))
     return found
 
 
@@ -206,14 +207,27 @@ def _without_absent(dim: Dimension) -> Dimension:
     return Dimension(dim.path, tuple(dim.examples[i] for i in kept), tuple(dim.spans[i] for i in kept))
 
 
-def _request(start: dict[str, Any], space: list[Dimension], cell: tuple[int, ...]) -> dict[str, Any]:
+def _request(start: dict[str, Any], space: list[Dimension], cell: tuple[int, ...],
+             constitution: CompiledConstitution | None = None) -> dict[str, Any]:
     request = start
     for dim, index in zip(space, cell, strict=True):
         value = dim.examples[index]
         if dim.path == "actor.kind" and value is MISSING:
             value = "agent"
         request = with_field(request, dim.path, value)
+    role = request["actor"].get("role")
+    if constitution is not None and isinstance(role, str):  # only a person holding a role may claim it
+        holder = min((p.id for p in constitution.people.values() if role in p.roles), default=None)
+        if holder is not None:
+            request = with_field(request, "actor.id", holder)
     return request
+
+
+def outcome(engine: Engine, request: dict[str, Any], now: datetime) -> Key:
+    """What `aios decide` would answer, in outcome terms: a malformed request is escalated as the API does."""
+    if request_problems(request, engine.constitution):
+        return engine.outcome({"action": None}, now)
+    return engine.outcome(request, now)
 
 
 def _boxes(cells: list[tuple[int, ...]], width: int) -> list[tuple[frozenset[int], ...]]:

@@ -59,3 +59,30 @@ def explain(action: str | None, sop_id: str | None, list_topics: bool, constitut
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         click.echo(result.markdown() if output_format == "markdown" else result.text())
+
+
+@click.command()
+@click.argument("question")
+@constitution_options
+@format_option("text", "json")
+@click.option("--now", "now", metavar="DATE", help="Answer as of this moment (people away, rules in effect).")
+def ask(question: str, constitution: str, ref: str | None, output_format: str, now: str | None) -> None:
+    """Answer a "what happens when…" question from the constitution.
+
+    Deterministic and offline: the question is matched to the procedures and policies (their titles,
+    summaries, example questions and synonyms); the facts it states (an amount such as $800 or 30k,
+    a percentage, "new vendor", someone "on vacation") are taken into account; the answer is the
+    procedure, its steps, the engine's decision at each gate for that case, the people and the
+    deadlines, and what is still unknown. When nothing fits, it says so and lists the closest topics.
+
+    \b
+    Examples:
+      aios ask "what happens when a customer disputes a refund of $800?"
+      aios ask "who approves a new vendor for 30k?" --format json
+    """
+    from .ask import ask as answer
+
+    loaded = Constitution.load(constitution, ref=ref)
+    result = answer(loaded, question, _now(now, constitution))
+    click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False) if output_format == "json"
+               else result.text())

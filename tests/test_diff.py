@@ -236,7 +236,7 @@ def test_every_region_example_reproduces_both_outcomes() -> None:
         head = Constitution(check(company / "constitution"))
         for region in report.regions:
             for version, expected in ((base, region.base), (head, region.head)):
-                decision = version.decide_dict(region.example, NOW, )
+                decision = version.decide_dict(region.example, NOW)
                 roles = tuple(s["role"] for s in decision["escalation"]["stages"]) if decision["escalation"] else ()
                 assert (decision["decision"], roles) == expected, (region.describe(), decision["summary"])
                 checked += 1
