@@ -67,6 +67,14 @@ class _Compiler:
                 self.thresholds.setdefault(name, Threshold(name, raw["value"], raw.get("unit"),
                                                            raw["description"], origin))
 
+    def named(self, document: Document, pointer: str, name: str) -> Threshold | None:
+        """The threshold a {"threshold": name} reference names; REF003 when there is none."""
+        threshold = self.thresholds.get(name)
+        if threshold is None:
+            self.report(document, "REF003", f"{pointer}/threshold", f"unknown threshold `{name}`",
+                        dx.did_you_mean(name, self.thresholds) or "define it in thresholds.json")
+        return threshold
+
     def duration(self, document: Document, pointer: str, raw: Any) -> tuple[Duration | None, str | None]:
         """A duration written inline or named as a threshold."""
         if raw is None:
@@ -74,10 +82,8 @@ class _Compiler:
         if isinstance(raw, str):
             return parse_duration(raw), None
         name = raw["threshold"]
-        threshold = self.thresholds.get(name)
+        threshold = self.named(document, pointer, name)
         if threshold is None:
-            self.report(document, "REF003", f"{pointer}/threshold", f"unknown threshold `{name}`",
-                        dx.did_you_mean(name, self.thresholds) or "define it in thresholds.json")
             return None, name
         parsed = parse_duration(threshold.value)
         if parsed is None:
@@ -86,13 +92,12 @@ class _Compiler:
         return parsed, name
 
     def confidence(self, document: Document, pointer: str, raw: Any) -> tuple[float | None, str | None]:
+        """A confidence bar written inline or named as a threshold."""
         if raw is None or isinstance(raw, int | float):
             return raw, None
         name = raw["threshold"]
-        threshold = self.thresholds.get(name)
+        threshold = self.named(document, pointer, name)
         if threshold is None:
-            self.report(document, "REF003", f"{pointer}/threshold", f"unknown threshold `{name}`",
-                        dx.did_you_mean(name, self.thresholds) or "define it in thresholds.json")
             return None, name
         value = threshold.value
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
