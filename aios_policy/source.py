@@ -226,3 +226,45 @@ def merge_base(path: str | os.PathLike[str], branch: str | None = None, head: st
     except git.GitCommandError as error:
         raise SourceError(f"cannot find where HEAD left `{branch}`", "name BASE explicitly, e.g. "
                           "`aios diff origin/main`") from error
+
+
+@dataclass(frozen=True)
+class FileHistory:
+    """When each file of a constitution last changed in git: (commit sha, commit date YYYY-MM-DD) by path
+    relative to the constitution folder, and the files with uncommitted changes in the working tree."""
+
+    last: dict[str, tuple[str, str]]
+    uncommitted: frozenset[str]
+
+
+def file_history(path: str | os.PathLike[str], ref: str | None = None) -> FileHistory | None:
+    """What `git log -1 --format=%H%x09%cs -- FILE` says for every file under the folder, in one walk of
+    the history of ref (default HEAD); None when the folder is not in a git repository."""
+    import git
+
+    requested = Path(path).resolve()
+    if _enclosing_repository(requested) is None:
+        return None
+    try:
+        repo = _open_repository(requested)
+        top = Path(repo.working_tree_dir).resolve()
+        folder = requested.relative_to(top).as_posix()
+        if ref is None and not repo.head.is_valid():
+            return FileHistory({}, frozenset())
+        commit = _resolve(repo, ref).hexsha if ref else "HEAD"
+        output = repo.git.execute(["git", "-c", "core.quotepath=off", "log", "--format=%x1e%H%x09%cs",
+                                   "--name-only", "--no-renames", commit, "--", folder])
+        status = "" if ref else repo.git.execute(["git", "-c", "core.quotepath=off", "status", "--porcelain",
+                                                  "--untracked-files=all", "--", folder])
+    except (git.GitError, ValueError, OSError):
+        return None
+    prefix = "" if folder == "." else folder + "/"
+    last: dict[str, tuple[str, str]] = {}
+    for record in output.split("\x1e")[1:]:
+        header, *names = record.strip("\n").split("\n")
+        sha, _, day = header.partition("\t")
+        for name in names:
+            if name.startswith(prefix):
+                last.setdefault(name[len(prefix):], (sha, day))
+    uncommitted = {line[3:].split(" -> ")[-1].strip('"') for line in status.splitlines() if len(line) > 3}
+    return FileHistory(last, frozenset(n[len(prefix):] for n in uncommitted if n.startswith(prefix)))
