@@ -156,3 +156,18 @@ main.add_command(codeowners)
 from .cli_diff import diff  # noqa: E402  (registered after main is defined)
 
 main.add_command(diff)
+
+from .cli_explain import ask, explain  # noqa: E402  (registered after main is defined)
+
+main.add_command(explain)
+main.add_command(ask)
+
+from .cli_handbook import handbook  # noqa: E402  (registered after main is defined)
+
+main.add_command(handbook)
+
+from .cli_serve import mcp, serve, token  # noqa: E402  (registered after main is defined)
+
+main.add_command(serve)
+main.add_command(mcp)
+main.add_command(token)
