@@ -139,35 +139,15 @@ def fmt(constitution: str, check_only: bool) -> None:
     failed = (check_only and changed) or dx.has_errors(problems)
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 
-from .cli_log import log, resolve  # noqa: E402  (registered after main is defined)
 
-main.add_command(log)
-main.add_command(resolve)
+# The commands, each in its own module, registered here once `main` exists.
+from .cli_codeowners import codeowners  # noqa: E402
+from .cli_decide import decide, test_command  # noqa: E402
+from .cli_diff import diff  # noqa: E402
+from .cli_explain import ask, explain  # noqa: E402
+from .cli_handbook import handbook  # noqa: E402
+from .cli_log import log, resolve  # noqa: E402
+from .cli_serve import mcp, serve, token  # noqa: E402
 
-from .cli_decide import decide, test_command  # noqa: E402  (registered after main is defined)
-
-main.add_command(decide)
-main.add_command(test_command)
-
-from .cli_codeowners import codeowners  # noqa: E402  (registered after main is defined)
-
-main.add_command(codeowners)
-
-from .cli_diff import diff  # noqa: E402  (registered after main is defined)
-
-main.add_command(diff)
-
-from .cli_explain import ask, explain  # noqa: E402  (registered after main is defined)
-
-main.add_command(explain)
-main.add_command(ask)
-
-from .cli_handbook import handbook  # noqa: E402  (registered after main is defined)
-
-main.add_command(handbook)
-
-from .cli_serve import mcp, serve, token  # noqa: E402  (registered after main is defined)
-
-main.add_command(serve)
-main.add_command(mcp)
-main.add_command(token)
+for _command in (decide, test_command, log, resolve, diff, codeowners, explain, ask, handbook, serve, mcp, token):
+    main.add_command(_command)

@@ -156,8 +156,8 @@ def decide(request_file: str | None, settings: tuple[str, ...], constitution: st
         from .decision_log import DecisionLog, default_log_path
 
         with DecisionLog(Path(log_path) if log_path else default_log_path(constitution)) as log:
-            for request, decision in zip(requests, decisions, strict=True):
-                log.append(decision, request if isinstance(request, dict) else {"invalid": request})
+            log.append_many([(decision, request if isinstance(request, dict) else {"invalid": request})
+                             for request, decision in zip(requests, decisions, strict=True)])
     for decision in decisions:
         if output_format == "text":
             click.echo(decision_text(decision) + ("\n" if batch else ""))

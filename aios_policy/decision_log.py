@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -267,31 +268,51 @@ class DecisionLog:
             raise
         self._db.execute("COMMIT")
 
-    def _insert(self, fields: Mapping[str, Any]) -> int:
-        """Chain an entry to the last one. Call inside _transaction()."""
-        last = self._db.execute("SELECT hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+    def _insert(self, *rows: Mapping[str, Any]) -> list[int]:
+        """Chain entries to the last one, one INSERT each (the hash is known before the row is written).
+        Call inside _transaction()."""
+        last = self._db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        used = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'").fetchone()
+        seq = max(last["seq"] if last else 0, used["seq"] if used else 0)
         prev_hash = last["hash"] if last else GENESIS
         names = [name for name in HASHED_FIELDS if name != "seq"]
-        cursor = self._db.execute(
-            f"INSERT INTO entries ({', '.join(names)}, prev_hash, hash) VALUES ({', '.join('?' * len(names))}, ?, '')",
-            [fields[name] for name in names] + [prev_hash])
-        seq = cursor.lastrowid
-        assert seq is not None
-        digest = entry_hash(prev_hash, {**fields, "seq": seq})
-        self._db.execute("UPDATE entries SET hash = ? WHERE seq = ?", (digest, seq))
+        sql = (f"INSERT INTO entries (seq, {', '.join(names)}, prev_hash, hash) "
+               f"VALUES (?, {', '.join('?' * len(names))}, ?, ?)")
+        seqs = []
+        for fields in rows:
+            seq += 1
+            digest = entry_hash(prev_hash, {**fields, "seq": seq})
+            self._db.execute(sql, [seq, *(fields[name] for name in names), prev_hash, digest])
+            seqs.append(seq)
+            prev_hash = digest
         # the head of the chain, kept apart, so removing the newest entries shows too
-        self._db.execute("INSERT OR REPLACE INTO aios_log_meta (key, value) VALUES ('head', ?)", (f"{seq}:{digest}",))
-        return seq
+        self._db.execute("INSERT OR REPLACE INTO aios_log_meta (key, value) VALUES ('head', ?)",
+                         (f"{seq}:{prev_hash}",))
+        return seqs
 
     @_guarded
     def append(self, decision: Mapping[str, Any], request: Mapping[str, Any]) -> int:
         """Log a decision and the request it answered; returns its sequence number."""
-        fields = _decision_fields(decision, request)
+        return self.append_many([(decision, request)])[0]
+
+    @_guarded
+    def append_many(self, pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> list[int]:
+        """Log several decisions in one transaction (all or none); their sequence numbers, in order."""
+        rows = [_decision_fields(decision, request) for decision, request in pairs]
+        ids = [fields["decision_id"] for fields in rows]
         with self._transaction():
-            if self._decision_row(fields["decision_id"]) is not None:
-                raise LogError(f"decision `{fields['decision_id']}` is already in the decision log",
+            known = None
+            for start in range(0, len(ids), 500):  # SQLite bounds the number of parameters
+                chunk = ids[start:start + 500]
+                known = known or self._db.execute(
+                    f"SELECT decision_id FROM entries WHERE kind = 'decision' AND decision_id IN "
+                    f"({', '.join('?' * len(chunk))})", chunk).fetchone()
+            counts = Counter(ids)
+            repeated = known[0] if known else next((i for i in ids if counts[i] > 1), None)
+            if repeated is not None:
+                raise LogError(f"decision `{repeated}` is already in the decision log",
                                "every decision is logged once, under its own id")
-            return self._insert(fields)
+            return self._insert(*rows)
 
     @_guarded
     def resolve(self, decision_id: str, outcome: str, by: str, note: str, at: datetime) -> Resolution:

@@ -184,6 +184,7 @@ def _short(commit: str | None) -> str:
 
 
 _CLOSE = object()
+LOG_BATCH = 500  # decisions written in one transaction at most
 
 
 class LogWriter:
@@ -264,20 +265,38 @@ class LogWriter:
             return
         self._opened.set()
         with log:
-            while (item := self._queue.get()) is not _CLOSE:
+            item = self._queue.get()
+            while item is not _CLOSE:
                 first, second = item
                 if isinstance(second, Future):
                     self._run_call(log, first, second)
-                else:
-                    self._append(log, first, second)
+                    item = self._queue.get()
+                    continue
+                batch = [item]  # decisions waiting together go in one transaction, in order
+                while len(batch) < LOG_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        item = None
+                        break
+                    if item is _CLOSE or isinstance(item[1], Future):
+                        break
+                    batch.append(item)
+                self._append(log, batch)
+                item = self._queue.get() if item is None else item
 
-    def _append(self, log: DecisionLog, decision: dict[str, Any], request: dict[str, Any]) -> None:
+    def _append(self, log: DecisionLog, batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         try:
-            log.append(decision, request)
-            self.written += 1
-        except Exception:  # the answer has gone out; losing its log entry must be loud, not fatal
-            self.failed += 1
-            logger.exception("could not log decision %s", decision.get("id"))
+            log.append_many(batch)
+            self.written += len(batch)
+        except Exception:  # the answers have gone out; losing log entries must be loud, not fatal
+            for decision, request in batch:  # one by one, so one bad entry does not lose the others
+                try:
+                    log.append(decision, request)
+                    self.written += 1
+                except Exception:
+                    self.failed += 1
+                    logger.exception("could not log decision %s", decision.get("id"))
 
     @staticmethod
     def _run_call(log: DecisionLog, function: Callable[[DecisionLog], Any], future: Future[Any]) -> None:
