@@ -166,8 +166,8 @@ def extract(question: str, compiled: CompiledConstitution, actions: list[str]) -
                         re.search(rf"\b{re.escape(literal.lower().replace('_', ' '))}\b", lowered):
                     facts.values.setdefault(path, literal)
     for person in compiled.people.values():
-        first, *_ = person.name.split()
-        if re.search(rf"\b({re.escape(person.name.lower())}|{re.escape(first.lower())})\b", lowered):
+        first_name, *_ = person.name.split()
+        if re.search(rf"\b({re.escape(person.name.lower())}|{re.escape(first_name.lower())})\b", lowered):
             facts.people.append(person.id)
             if _AWAY.search(lowered):
                 facts.away.append(person.id)
@@ -242,10 +242,10 @@ def ask(constitution: Constitution, question: str, now: datetime) -> Answer:
                     key=lambda st: (-st[0], st[1].kind, st[1].id))
     best_score, best = scored[0] if scored else (0.0, None)
     if best is not None and best.kind == "policy":  # a procedure about the same actions answers "what happens" better
-        procedure = next(((sc, t) for sc, t in scored if t.kind == "sop" and set(t.actions) & set(best.actions)
-                          and sc >= max(MATCH, best_score - 20)), None)
-        if procedure is not None:
-            best_score, best = procedure
+        same_actions = next(((sc, t) for sc, t in scored if t.kind == "sop" and set(t.actions) & set(best.actions)
+                             and sc >= max(MATCH, best_score - 20)), None)
+        if same_actions is not None:
+            best_score, best = same_actions
     if best is None or best_score < MATCH:
         closest = [t.to_json(s) for s, t in scored[:3]]
         lines = [f"Q: {question}", "Nothing in the constitution answers this question. The closest topics:",

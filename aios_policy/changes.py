@@ -117,9 +117,9 @@ class _Differ:
                         if before != after else "the default escalation's SLA, timeout or attachments changed")
                 self.add("manifest", key, text.replace("'", "`"), top)
             elif key == "agents":
-                before = (old.get("agents") or {}).get("min_confidence")
-                after = (new.get("agents") or {}).get("min_confidence")
-                self.add("manifest", "agents.min_confidence", f"agents' confidence bar {before} → {after}", top)
+                bar_before = (old.get("agents") or {}).get("min_confidence")
+                bar_after = (new.get("agents") or {}).get("min_confidence")
+                self.add("manifest", "agents.min_confidence", f"agents' confidence bar {bar_before} → {bar_after}", top)
             else:
                 self.add("manifest", key, f"{key.replace('_', ' ')} {_show(old.get(key))} → {_show(new.get(key))}",
                          top)
@@ -127,7 +127,7 @@ class _Differ:
     def roles(self) -> None:
         old, new = self.base.roles, self.head.roles
         removed, added = sorted(set(old) - set(new)), sorted(set(new) - set(old))
-        renamed = {}
+        renamed: dict[str, str] = {}
         for gone in removed:
             match = next((a for a in added if new[a]["title"] == old[gone]["title"]
                           or (new[a].get("description") and new[a].get("description") == old[gone].get("description"))),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ class RequestInputError(AiosError):
 
 def _moment(text: str, constitution: str, option: str) -> datetime:
     """A moment from --at/--now; a bare date means noon of that day in the company's time zone."""
+    tz: tzinfo | None
     try:
         tz = zone(json.loads((Path(constitution) / "constitution.json").read_text())["timezone"])
     except (OSError, ValueError, KeyError, TypeError):

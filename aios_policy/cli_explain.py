@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .api import Constitution
 from .cli_options import constitution_options, format_option
+
+if TYPE_CHECKING:  # for annotations only: the commands import explain when they run
+    from .explain import ActionTable, SopWalk
 
 
 def _now(now: str | None, constitution: str) -> datetime:
@@ -45,7 +49,8 @@ def explain(action: str | None, sop_id: str | None, list_topics: bool, constitut
     moment = _now(now, constitution)
     if list_topics or not (action or sop_id):
         compiled = loaded.compiled
-        topics = {"actions": sorted(compiled.rules_by_action), "sops": {s.id: s.title for s in compiled.sops.values()}}
+        topics: dict[str, Any] = {"actions": sorted(compiled.rules_by_action),
+                                  "sops": {s.id: s.title for s in compiled.sops.values()}}
         if output_format == "json":
             click.echo(json.dumps(topics, indent=2))
         else:
@@ -54,7 +59,11 @@ def explain(action: str | None, sop_id: str | None, list_topics: bool, constitut
         return
     if action and sop_id:
         raise click.UsageError("give an ACTION or --sop ID, not both")
-    result = explain_sop(loaded, sop_id, moment) if sop_id else explain_action(loaded, action, moment)
+    if sop_id:
+        result: ActionTable | SopWalk = explain_sop(loaded, sop_id, moment)
+    else:
+        assert action is not None  # with neither ACTION nor --sop, the topics were listed above
+        result = explain_action(loaded, action, moment)
     if output_format == "json":
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:

@@ -143,8 +143,9 @@ class _Compiler:
                                              raw.get("description", ""), Origin(document.file, f"/roles/{index}")))
         people: dict[str, Person] = {}
         for index, raw in enumerate(document.data["people"]):
-            absences = tuple(Absence(parse_day(a["from"]), parse_day(a["until"]), a["delegate"], a.get("note", ""))
-                             for a in raw.get("out_of_office", []) if parse_day(a["from"]) and parse_day(a["until"]))
+            absences = tuple(Absence(first, last, a["delegate"], a.get("note", ""))
+                             for a in raw.get("out_of_office", [])
+                             if (first := parse_day(a["from"])) and (last := parse_day(a["until"])))
             people.setdefault(raw["id"], Person(raw["id"], raw["name"], tuple(raw["roles"]), raw.get("email"),
                                                 dict(raw.get("handles", {})), absences,
                                                 Origin(document.file, f"/people/{index}")))

@@ -308,6 +308,7 @@ def _contains(comparison: Comparison, field: Any) -> bool:
 def _matches(comparison: Comparison, field: Any) -> bool:
     if not isinstance(field, str):
         raise EvaluationError(f"`{comparison.path}` is not text, so `{comparison.describe()}` cannot be judged")
+    # the ignore: a `matches` comparison is always built with its compiled pattern, never None
     return comparison._pattern.search(field[:MAX_MATCHED_TEXT]) is not None  # type: ignore[union-attr]
 
 
@@ -507,6 +508,7 @@ def _comparison(raw: dict[str, Any], thresholds: dict[str, Any], at: str, proble
         return Always()
     pattern = None
     if op == "matches":
+        assert isinstance(value, str)  # _value_problem let only text through for `matches`
         pattern, problem = _safe_pattern(value, where)
         if problem:
             problems.append(problem)
@@ -544,7 +546,8 @@ def _safe_pattern(source: str, at: str) -> tuple[re.Pattern[str] | None, Problem
 
 def _nested_repeat(source: str) -> bool:
     """True for patterns such as (a+)+ whose backtracking can explode."""
-    import re._parser as parser  # the standard library's own parser; only its tree shape is read
+    # the standard library's own parser; only its tree shape is read
+    import re._parser as parser  # type: ignore[import-not-found]  # typeshed has no stub for this private module
 
     repeats = {parser.MAX_REPEAT, parser.MIN_REPEAT, getattr(parser, "POSSESSIVE_REPEAT", None)}
 

@@ -7,7 +7,7 @@ checked, so one mistake is reported once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +25,8 @@ class _Index:
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
     actions: set[str] = field(default_factory=set)
-    policies: set[str] = field(default_factory=set)
-    rules: set[str] = field(default_factory=set)
+    policies: set[str | None] = field(default_factory=set)  # None: a policy without an id (a schema error)
+    rules: set[str | None] = field(default_factory=set)
 
 
 def _items(value: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
@@ -50,7 +50,7 @@ def _index(documents: Iterable[Document]) -> _Index:
 
 
 class _Checker:
-    def __init__(self, index: _Index, unreadable: set[str]) -> None:
+    def __init__(self, index: _Index, unreadable: Set[str]) -> None:
         self.index = index
         self.unreadable = unreadable  # kinds with a file that did not parse: their ids are unknown
         self.found: list[dx.Diagnostic] = []
@@ -177,7 +177,8 @@ class _Checker:
                             "reports_to goes round in a circle: " + " → ".join([*loop, current]),
                             "the top role must report to nobody")
         for i, role in roles:
-            boss = self.index.roles.get(role.get("reports_to"))
+            reports_to = role.get("reports_to")  # the schema makes it a role id when present
+            boss = self.index.roles.get(reports_to) if isinstance(reports_to, str) else None
             if boss and isinstance(boss.get("authority"), int) and boss["authority"] <= role["authority"]:
                 self.report(document, "ORG003", f"/roles/{i}/authority",
                             f"`{role['id']}` has authority {role['authority']}, not below its manager "
@@ -266,7 +267,7 @@ def _unreachable(steps: list[tuple[int, dict[str, Any]]]) -> Iterator[int]:
 
 
 def check(all_documents: list[Document], valid_documents: list[Document],
-          unreadable_kinds: set[str]) -> list[dx.Diagnostic]:
+          unreadable_kinds: Set[str]) -> list[dx.Diagnostic]:
     """Cross-reference diagnostics for the valid documents, with ids gathered from all of them.
 
     Where a file of some kind could not be parsed, names of that kind are not reported unknown:

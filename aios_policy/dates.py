@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,3}) (minute|hour|day|business hour|business day)s?$")
@@ -28,7 +28,7 @@ def parse_day(text: str) -> date | None:
         return None
 
 
-def parse_moment(text: str, tz: ZoneInfo, end_of_day: bool = False) -> datetime | None:
+def parse_moment(text: str, tz: tzinfo, end_of_day: bool = False) -> datetime | None:
     """A date-time with zone; a bare date is its midnight in tz (the next midnight when end_of_day)."""
     day = parse_day(text)
     if day is not None:

@@ -451,8 +451,8 @@ def _decision_fields(decision: Mapping[str, Any], request: Mapping[str, Any]) ->
     missing = [key for key in ("id", "decided_at", "action", "decision") if not isinstance(decision.get(key), str)]
     if missing:
         raise ValueError(f"a decision to log needs text in {missing}")
-    actor = request.get("actor") if isinstance(request.get("actor"), Mapping) else {}  # invalid requests are logged too
-    constitution = decision.get("constitution") if isinstance(decision.get("constitution"), Mapping) else {}
+    actor = a if isinstance(a := request.get("actor"), Mapping) else {}  # invalid requests are logged too
+    constitution = c if isinstance(c := decision.get("constitution"), Mapping) else {}
     return {"kind": "decision", "decision_id": decision["id"], "at": decision["decided_at"],
             "action": _text(decision["action"]), "outcome": decision["decision"], "actor_id": _text(actor.get("id")),
             "actor_kind": _text(actor.get("kind")), "constitution_commit": _text(constitution.get("commit")),

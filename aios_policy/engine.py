@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from .conditions import EvaluationError, may_hold_for_action
 from .dates import add_duration, parse_moment
@@ -101,11 +101,13 @@ class Engine:
         rules = self.rules.get(action) if isinstance(action, str) else None
         if rules is None:
             return self._default(f"no policy governs action `{action}`", [], [])
+        assert isinstance(action, str)  # only a text action finds rules
         missing: list[str] | None = [] if track_missing else None
         blocked: list[tuple[Rule, tuple[str, ...]]] = []
         reuse = base is not None and bool(base.results)
-        results = dict(base.results) if reuse else {}
-        for rule in self.readers[action].get(varied, rules) if reuse else rules:
+        results = dict(base.results) if reuse and base is not None else {}
+        # with no varied path, every rule is evaluated again (as .get(None, rules) gave)
+        for rule in self.readers[action].get(varied, rules) if reuse and varied is not None else rules:
             if not rule.in_effect(at):
                 results[rule.id] = False
                 continue
@@ -136,8 +138,12 @@ class Engine:
         escalations = [r for r in matched if r.outcome == "escalate"]
         if escalations:
             # the escalation reaching the highest authority wins; then the one with more approval stages
-            top = max(escalations, key=lambda r: (max(self._authority(s.role) for s in r.escalation.stages),
-                                                  len(r.escalation.stages), -matched.index(r)))
+            def reach(r: Rule) -> tuple[int, int, int]:
+                assert r.escalation is not None  # the policy schema requires an escalation with outcome escalate
+                return (max(self._authority(s.role) for s in r.escalation.stages),
+                        len(r.escalation.stages), -matched.index(r))
+
+            top = max(escalations, key=reach)
             return Verdict("escalate", matched, top, top.escalation, None, errors)
         if errors:
             return self._default("an error made the outcome uncertain, so a person decides", matched, errors)
@@ -204,7 +210,7 @@ class Engine:
 
     def _lacks_a_field(self, request: dict[str, Any]) -> bool:
         """Whether some field the action's rules read is absent (only then is tracking worth its cost)."""
-        paths = self.paths.get(request.get("action")) if isinstance(request.get("action"), str) else None
+        paths = self.paths.get(action) if isinstance(action := request.get("action"), str) else None
         return paths is None or any(_lookup(request, path) is None for path in paths)
 
     def _moment(self, value: Any, now: datetime) -> datetime | None:
@@ -215,10 +221,12 @@ class Engine:
     def _escalation(self, verdict: Verdict, request: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[str]]:
         """The escalation with its stages resolved to people at now, and notes on any re-routing."""
         escalation = verdict.escalation
-        actor = request.get("actor") if isinstance(request.get("actor"), dict) else {}
+        assert escalation is not None  # every escalate verdict carries the escalation it routes to
+        actor = a if isinstance(a := request.get("actor"), dict) else {}
         requester = actor.get("id") if actor.get("kind") == "human" else None
         day = now.astimezone(self.manifest.timezone).date()
-        stages, notes = [], []
+        stages: list[dict[str, Any]] = []
+        notes: list[str] = []
         named: set[str] = set()  # one person approves at one stage only, or two-person control is lost
         for stage in escalation.stages:
             assignment = assign(self.constitution, stage.role, day, requester, named, stage.approvals)
@@ -242,7 +250,8 @@ class Engine:
     def _reasons(self, verdict: Verdict) -> list[dict[str, Any]]:
         ordered = ([verdict.deciding] if verdict.deciding else []) + [r for r in verdict.matched
                                                                        if r is not verdict.deciding]
-        reasons = [{"policy": r.policy, "rule": r.id, "outcome": r.outcome, "text": r.reason} for r in ordered]
+        reasons: list[dict[str, Any]] = [{"policy": r.policy, "rule": r.id, "outcome": r.outcome, "text": r.reason}
+                                         for r in ordered]
         if verdict.safeguard:
             name, policy, text = verdict.safeguard
             reasons.insert(0, {"policy": policy, "rule": name, "outcome": "escalate", "text": text})
@@ -278,7 +287,8 @@ class Engine:
 
     # what the outcome depends on ---------------------------------------------------------------
     def _variants(self, request: dict[str, Any], at: datetime, path: str) -> list[tuple[Any, Verdict]]:
-        comparisons = [c for c in self.comparisons.get(request.get("action"), []) if c.path == path]
+        action: Any = request.get("action")  # text: only a request whose action has rules lacks fields
+        comparisons = [c for c in self.comparisons.get(action, []) if c.path == path]
         values = field_values(comparisons).get(path, [MISSING])
         base = self.verdict(request, at)
         return [(value, self.verdict(with_field(request, path, value), at, base=base, varied=path))
@@ -314,7 +324,7 @@ class Engine:
         now, the stricter of the two, so a back- or forward-dated request cannot dodge a rule in force."""
         track = self._lacks_a_field(request)
         verdict = self.verdict(request, at, track_missing=track)
-        action = request.get("action")
+        action: Any = request.get("action")  # unchecked: whatever the request holds
         if at != now and any(r.in_effect(at) != r.in_effect(now) for r in self.rules.get(action, ())):
             other = self.verdict(request, now, track_missing=track)
             if self._strictness(other.key) > self._strictness(verdict.key):
@@ -416,7 +426,11 @@ class Engine:
         if decision == "needs_info":
             fields = ", ".join(f"`{m['field']}`" for m in missing)
             return f"{action}: needs {fields} before it can be decided."
-        reason = (verdict.safeguard[2] if verdict.safeguard else verdict.deciding.reason).rstrip(".")
+        if verdict.safeguard:
+            reason = verdict.safeguard[2].rstrip(".")
+        else:
+            assert verdict.deciding is not None  # a verdict without a safeguard always has a deciding rule
+            reason = verdict.deciding.reason.rstrip(".")
         rule = f" (rule `{verdict.deciding.id}`)" if verdict.deciding else ""
         if decision == "escalate":
             title = self._outcome_text(verdict.key).removeprefix("escalate to the ")
@@ -424,7 +438,7 @@ class Engine:
         return f"{action}: {'automated' if decision == 'automate' else 'denied'}{rule}: {reason}."
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -485,7 +485,7 @@ def decision_table(site: Site, action: str, root: str) -> str:
         if outcome.lower().startswith(word.lower()):
             outcome = outcome[len(word):].strip()  # the badge says it already
         details = region_details(region, outcome_given=bool(region.get("outcome")))
-        rules = region.get("rules") if isinstance(region.get("rules"), list) else []
+        rules = listed if isinstance(listed := region.get("rules"), list) else []
         rule_links = " ".join(rule_link(site, plain(r), root) for r in rules) or '<span class="muted">default</span>'
         rows.append(f"<tr><td>{when_html}</td><td>{badge(decision)} {e(outcome)}"
                     f"{details}</td><td>{rule_links}</td></tr>")

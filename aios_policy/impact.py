@@ -91,7 +91,7 @@ def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str
         if old == new:
             continue
         result.changed += 1
-        action = request.get("action") if isinstance(request.get("action"), str) else "(no action)"
+        action = a if isinstance(a := request.get("action"), str) else "(no action)"
         transition = f"{label(old)} → {label(new)}"
         result.transitions[action][transition] += 1
         kept = result.examples[action][transition]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from . import diagnostics as dx
 from .conditions import EvaluationError
@@ -68,13 +68,14 @@ def _rule_warnings(constitution: CompiledConstitution, documents: dict[str, Docu
             verdicts = [_judge(rule, action, constitution.rules_by_action[action]) for action in policy.actions]
             if not verdicts or any(v is None for v in verdicts):
                 continue
+            judged = cast(list[tuple[str, list[str]]], verdicts)  # no None left: checked just above
             document = documents[rule.origin.file]
-            if all(v[0] == "never" for v in verdicts):
+            if all(v[0] == "never" for v in judged):
                 yield document.diagnostic("LINT003", f"rule `{rule.id}` can never match: no request satisfies "
                                           "its condition", rule.origin.pointer + "/when",
                                           "check the bounds: they contradict each other")
             else:
-                winners = sorted({w for v in verdicts for w in v[1]})
+                winners = sorted({w for v in judged for w in v[1]})
                 yield document.diagnostic(
                     "LINT001", f"rule `{rule.id}` can never decide: wherever it matches, stricter "
                     + ", ".join(f"`{w}`" for w in winners) + " also match", rule.origin.pointer,

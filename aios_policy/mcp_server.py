@@ -38,8 +38,9 @@ try:  # mcp 2.x renamed FastMCP to MCPServer; the decorators used here are the s
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 except ImportError:  # pragma: no cover  (mcp 1.x)
-    from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef]
-    from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]
+    # checked against mcp 2.x, where these 1.x names no longer exist (and they redefine the 2.x ones)
+    from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef, attr-defined]
+    from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef, import-not-found]
 
 INSTRUCTIONS = """\
 This server answers from a company's constitution: its policies, procedures, people and thresholds.

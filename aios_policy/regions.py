@@ -11,7 +11,7 @@ opaque (raw JMESPath, complex paths, regular expressions) are only sampled by th
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +60,7 @@ def dimensions(comparisons: Iterable[Comparison]) -> list[Dimension]:
     return [dimension(path, numbers.get(path), scalars.get(path, []), items.get(path)) for path in paths]
 
 
-def dimension(path: str, numbers: set[float] | None, scalars: list[Any] = (), items: list[Any] | None = None,
+def dimension(path: str, numbers: set[float] | None, scalars: Sequence[Any] = (), items: list[Any] | None = None,
               domain: tuple[float, float | None] | None = None) -> Dimension:
     examples: list[Any] = []
     spans: list[Interval | None] = []
@@ -68,7 +68,8 @@ def dimension(path: str, numbers: set[float] | None, scalars: list[Any] = (), it
         for interval in intervals(numbers, domain or DOMAINS.get(path)):
             examples.append(interval.example)
             spans.append(interval)
-    others = [v for v in (True, False) if v not in scalars] if any(isinstance(v, bool) for v in scalars) else []
+    others: list[Any] = ([v for v in (True, False) if v not in scalars]
+                         if any(isinstance(v, bool) for v in scalars) else [])
     others += list(scalars)
     if items is not None:
         others += [[], *([item] for item in items)] + ([list(items)] if len(items) > 1 else [])
@@ -95,7 +96,7 @@ class Interval:
     @property
     def example(self) -> float:
         if self.low is None:
-            return self.high - 1 if self.high is not None else 0  # type: ignore[operator]
+            return self.high - 1 if self.high is not None else 0
         if self.high is None:
             return self.low + 1
         return self.low if self.low == self.high else (self.low + self.high) / 2

@@ -70,7 +70,7 @@ def fast_validator(kind: str) -> jsonschema_rs.Validator:
 def is_valid_schema(candidate: object) -> str | None:
     """None when candidate is a valid JSON Schema (2020-12), else why not."""
     try:
-        if jsonschema_rs.meta.is_valid(candidate):
+        if jsonschema_rs.meta.is_valid(candidate):  # type: ignore[arg-type]  # stub says dict | bool; any value works
             return None
     except (jsonschema_rs.ReferencingError, ValueError):
         pass  # e.g. an unknown "$schema": let jsonschema say what is wrong
@@ -83,7 +83,7 @@ def is_valid_schema(candidate: object) -> str | None:
 
 def check_instance(kind: str, instance: object) -> list[tuple[str, str, str | None]]:
     """(JSON pointer, message, hint) for every way instance breaks the schema of kind."""
-    found = []
+    found: list[tuple[str, str, str | None]] = []
     for error in validator(kind).iter_errors(instance):
         found.extend((p, m, h) for p, m, h, _ in _explain(error))
     return sorted(found)
