@@ -22,7 +22,7 @@ from typing import Any
 
 from .api import request_problems
 from .conditions import Comparison, RawExpression
-from .engine import Engine
+from .engine import Engine, Outcome, outcome_key
 from .model import CompiledConstitution, Rule
 from .regions import (
     MISSING,
@@ -42,7 +42,7 @@ _IDENTIFIER = re.compile(r"(?<![`'\"\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?!\s*
 _RAW_SAMPLES = (0, 1, 100, 1_000, 10_000, 100_000, 1_000_000)
 _RANK = {"automate": 0, "needs_info": 1, "escalate": 2, "deny": 3}
 
-Key = tuple[str, tuple[str, ...]]
+Key = Outcome
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,12 @@ class Region:
 
 
 def label(key: Key) -> str:
-    decision, roles = key
-    return f"escalate to {' then '.join(roles)}" if decision == "escalate" else decision
+    decision, roles, approvals, timeout = key
+    if decision != "escalate":
+        return decision
+    stages = [role + (f" ({n} approvals)" if n > 1 else "") for role, n in zip(roles, approvals, strict=True)]
+    then = {"approve": " (approved if nobody answers)", "deny": " (denied if nobody answers)"}.get(timeout, "")
+    return f"escalate to {' then '.join(stages)}{then}"
 
 
 def risk(base: Key, head: Key, base_authority: dict[str, int], head_authority: dict[str, int]) -> str:
@@ -80,10 +84,11 @@ def risk(base: Key, head: Key, base_authority: dict[str, int], head_authority: d
         return "re-routed"
     before = max((base_authority.get(r, 0) for r in base[1]), default=0)
     after = max((head_authority.get(r, 0) for r in head[1]), default=0)
-    if before != after:
-        return "loosened" if after < before else "tightened"
-    if len(base[1]) != len(head[1]):
-        return "loosened" if len(head[1]) < len(base[1]) else "tightened"
+    timeout = {"approve": 0, "escalate": 1, "deny": 2}
+    for old, new in ((before, after), (len(base[1]), len(head[1])), (sum(base[2]), sum(head[2])),
+                     (timeout.get(base[3], 1), timeout.get(head[3], 1))):
+        if old != new:  # a lower approver, fewer stages, fewer approvals, approval on timeout: loosened
+            return "loosened" if new < old else "tightened"
     return "re-routed"
 
 
@@ -94,9 +99,10 @@ def _fingerprint(engine: Engine, action: str) -> tuple[Any, ...]:
     roles = {s.role for r in rules if r.escalation for s in r.escalation.stages}
     roles |= {s.role for s in constitution.manifest.default_escalation.stages}
     roles |= {p.owner for p in constitution.policies.values() if action in p.actions}
+    default = constitution.manifest.default_escalation
     return (tuple((r.id, r.outcome, r.condition.describe(), r.effective_from, r.effective_until, r.policy,
-                   tuple(s.role for s in r.escalation.stages) if r.escalation else ()) for r in rules),
-            engine.bars.get(action), tuple(s.role for s in constitution.manifest.default_escalation.stages),
+                   outcome_key(r.outcome, r.escalation)) for r in rules),
+            engine.bars.get(action), outcome_key("escalate", default),
             tuple(sorted((role, constitution.roles[role].authority if role in constitution.roles else -1)
                          for role in roles)),
             tuple(sorted((p.id, p.owner) for p in constitution.policies.values() if action in p.actions)))

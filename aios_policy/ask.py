@@ -31,8 +31,9 @@ _STOP = set("""a an the what whats happens happen when who whom how do does did 
 _AMOUNT = re.compile(r"(?:(?<![\w.])\$\s?|\busd\s?)(\d[\d,]*(?:\.\d+)?)\s*(k|m|thousand|million)?\b"
                      r"|\b(\d[\d,]*(?:\.\d+)?)\s*(k|m|thousand|million|dollars|usd)\b", re.IGNORECASE)
 _PERCENT = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:%|percent\b)", re.IGNORECASE)
+_NEGATION_WORD = re.compile(r"\b(not|no|never|isn't|isnt|aren't|wasn't|without)\b", re.IGNORECASE)
 _AWAY = re.compile(r"\b(on vacation|on holiday|on leave|away|out of (?:the )?office|off sick|ooo)\b", re.IGNORECASE)
-_NEGATION = re.compile(r"\b(not|no|non|isn't|isnt|without|never|hasn't|doesn't|don't|lacks?)\s+(?:\w+\s+){0,2}$",
+_NEGATION = re.compile(r"\b(not|no|non|isn't|isnt|without|never|hasn't|doesn't|don't|lacks?)\s+(?:\w+\s+){0,3}$",
                        re.IGNORECASE)
 
 
@@ -109,12 +110,14 @@ class Matcher:
         if len(term) < 5:
             return None
         best = max(self.vocabulary, key=lambda known: fuzz.ratio(term, known), default=None)
-        return best if best is not None and fuzz.ratio(term, best) >= 85 else None
+        return best if best is not None and fuzz.ratio(term, best) >= 88 else None  # "refnd", not "weather"
 
     def score(self, question: str, topic: Topic) -> float:
         asked = [t for t in (self._known(term) for term in _terms(question)) if t]
         unknown = len(_terms(question)) - len(asked)
-        possible = sum(3.0 * self.idf[t] for t in asked) + unknown * 3.0 * math.log(1 + len(self.topics))
+        # words no topic uses count a little against the match (details such as "original card" should
+        # not sink a clear question; a question with no known word at all matches nothing)
+        possible = sum(3.0 * self.idf[t] for t in asked) + unknown * 0.75 * math.log(1 + len(self.topics))
         overlap = sum(topic.weights.get(t, 0.0) * self.idf[t] for t in asked) / possible if possible else 0.0
         phrasing = max((fuzz.token_sort_ratio(" ".join(_terms(question)), " ".join(_terms(q)))
                         for q in topic.questions), default=0.0)
@@ -159,7 +162,9 @@ def extract(question: str, compiled: CompiledConstitution, actions: list[str]) -
             spots = [re.search(rf"\b{re.escape(w)}", lowered) for w in words]
             if words and all(spots):
                 first = min(s.start() for s in spots if s)
-                facts.values.setdefault(path, not _NEGATION.search(lowered[:first]))
+                last = max(s.end() for s in spots if s)
+                negated = _NEGATION.search(lowered[:first]) or _NEGATION_WORD.search(lowered[first:last])
+                facts.values.setdefault(path, not negated)
         else:
             for literal in literals:
                 if isinstance(literal, str) and len(literal) >= 3 and \

@@ -297,12 +297,18 @@ class _Differ:
             if (before.get("gate") or {}).get("action") != (step.get("gate") or {}).get("action"):
                 self.add("step", f"{sop}/{step['id']}", f"{name} now asks the engine about "
                          f"`{(step.get('gate') or {}).get('action', 'nothing')}`", owners)
+            elif before.get("gate") != step.get("gate"):
+                self.add("step", f"{sop}/{step['id']}", f"{name}: the gate's question changed", owners)
             rest = {k: v for k, v in step.items() if k not in ("role", "agent", "gate")}
             if rest != {k: v for k, v in before.items() if k not in ("role", "agent", "gate")}:
                 self.add("step", f"{sop}/{step['id']}", f"{name}: title, instructions, SLA or next steps changed",
                          owners)
         for gone in [s for s in old if s not in {step["id"] for step in new_steps}]:
             self.add("step", f"{sop}/{gone}", f"SOP `{sop}` step `{gone}` removed", owners)
+        kept_old = [s["id"] for s in old_steps if s["id"] in {step["id"] for step in new_steps}]
+        kept_new = [s["id"] for s in new_steps if s["id"] in old]
+        if kept_old != kept_new:  # the order is the flow wherever a step has no `next`
+            self.add("sop", sop, f"SOP `{sop}`: steps reordered, now {', '.join(kept_new)}", owners)
 
     def scenarios(self) -> None:
         old, new = self.base.scenarios, self.head.scenarios
@@ -328,9 +334,44 @@ def _expectation(expect: dict[str, Any]) -> str:
 
 
 def file_changes(base: CheckResult, head: CheckResult) -> list[Change]:
-    """Every change between two valid versions, in the constitution's words, in a stable order."""
+    """Every change between two valid versions, in the constitution's words, in a stable order.
+
+    A file whose contents differ but for which no part was put in words is still reported, as
+    changed, so `--fail-on any-change` never misses a change."""
     differ = _Differ(_Version.of(base), _Version.of(head))
     for part in (differ.manifest, differ.roles, differ.people, differ.thresholds, differ.policies, differ.sops,
                  differ.scenarios):
         part()
+    before = {d.relative: d.data for d in base.documents}
+    after = {d.relative: d.data for d in head.documents}
+    for relative in sorted(set(before) | set(after)):
+        old, new = before.get(relative), after.get(relative)
+        if _without_schema(old) != _without_schema(new) and not _covered(relative, old, new, differ.changes):
+            differ.add("file", relative, f"`{relative}` changed", _top_roles(differ.head))
     return differ.changes
+
+
+def _without_schema(data: Any) -> Any:
+    return {k: v for k, v in data.items() if k != "$schema"} if isinstance(data, dict) else data
+
+
+def _ids(old: Any, new: Any, key: str) -> set[str]:
+    return {item["id"] for data in (old, new) if isinstance(data, dict)
+            for item in data.get(key, []) if isinstance(item, dict) and isinstance(item.get("id"), str)}
+
+
+def _covered(relative: str, old: Any, new: Any, changes: list[Change]) -> bool:
+    """Whether some change already speaks of this file's contents."""
+    single = {"constitution.json": {"manifest"}, "org.json": {"role", "person"}, "thresholds.json": {"threshold"}}
+    if relative in single:
+        return any(c.kind in single[relative] for c in changes)
+    own = {data.get("id") for data in (old, new) if isinstance(data, dict)} - {None}
+    folder = relative.split("/", 1)[0]
+    if folder == "policies":
+        rules = _ids(old, new, "rules")
+        return any((c.kind == "policy" and c.subject in own) or (c.kind == "rule" and c.subject in rules)
+                   for c in changes)
+    if folder == "sops":
+        return any(c.kind in ("sop", "step") and c.subject.split("/")[0] in own for c in changes)
+    scenarios = _ids(old, new, "scenarios")
+    return any(c.kind == "scenario" and c.subject in scenarios for c in changes)

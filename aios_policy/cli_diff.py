@@ -47,7 +47,13 @@ def diff(base: str | None, head: str | None, constitution: str, output_format: s
     log = Path(log_path) if log_path else default_log_path(constitution)
     if log_path and not log.is_file():
         raise click.BadParameter(f"no decision log at `{log}`", param_hint="--log")
-    report = behavioural_diff(constitution, base, head, moment, log)
+    from .decision_log import LogError
+
+    try:
+        report = behavioural_diff(constitution, base, head, moment, log)
+    except LogError as error:  # a bad --log is a usage error (2), never to be mistaken for "loosens" (1)
+        raise click.BadParameter(f"{error.message}" + (f"; {error.hint}" if error.hint else ""),
+                                 param_hint="--log") from error
     render = {"text": as_text, "markdown": as_markdown, "json": as_json}[output_format]
     click.echo(render(report), nl=False)
     sys.exit(1 if report.fails(fail_on) else 0)

@@ -25,8 +25,8 @@ class _Index:
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
     actions: set[str] = field(default_factory=set)
-    policies: set[str | None] = field(default_factory=set)  # None: a policy without an id (a schema error)
-    rules: set[str | None] = field(default_factory=set)
+    policies: set[str] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)
 
 
 def _items(value: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
@@ -43,9 +43,12 @@ def _index(documents: Iterable[Document]) -> _Index:
             index.roles.update({r["id"]: r for _, r in _items(data, "roles") if isinstance(r.get("id"), str)})
             index.people.update({p["id"]: p for _, p in _items(data, "people") if isinstance(p.get("id"), str)})
         elif document.kind == "policy" and isinstance(data, dict):
-            index.policies.add(data.get("id"))
-            index.actions.update(a for a in data.get("actions", []) if isinstance(a, str))
-            index.rules.update(r.get("id") for _, r in _items(data, "rules"))
+            if isinstance(data.get("id"), str):  # a broken id is the schema's to report, not ours to crash on
+                index.policies.add(data["id"])
+            actions = data.get("actions")
+            if isinstance(actions, list):
+                index.actions.update(a for a in actions if isinstance(a, str))
+            index.rules.update(r["id"] for _, r in _items(data, "rules") if isinstance(r.get("id"), str))
     return index
 
 

@@ -49,9 +49,22 @@ class Verdict:
     blocked: list[tuple[Rule, tuple[str, ...]]] = field(default_factory=list)  # false only for lack of fields
 
     @property
-    def key(self) -> tuple[str, tuple[str, ...]]:
-        """What the outcome is, for comparing outcomes: the decision and who approves, stage by stage."""
-        return self.decision, tuple(s.role for s in self.escalation.stages) if self.escalation else ()
+    def key(self) -> Outcome:
+        """What the outcome is, for comparing outcomes: the decision, who approves stage by stage, how
+        many approvals each stage needs, and what happens when nobody answers."""
+        return outcome_key(self.decision, self.escalation)
+
+
+Outcome = tuple[str, tuple[str, ...], tuple[int, ...], str]
+NEEDS_INFO: Outcome = ("needs_info", (), (), "")
+_TIMEOUT_RANK = {"approve": 0, "escalate": 1, "deny": 2, "": 1}
+
+
+def outcome_key(decision: str, escalation: Escalation | None) -> Outcome:
+    if escalation is None:
+        return decision, (), (), ""
+    return (decision, tuple(s.role for s in escalation.stages), tuple(s.approvals for s in escalation.stages),
+            escalation.on_timeout.then)
 
 
 class Engine:
@@ -307,8 +320,7 @@ class Engine:
         # a stricter rule that needs several absent fields at once: varying one at a time cannot show it
         asked = {entry["field"] for entry in needed}
         for rule, fields in verdict.blocked:
-            escalation = rule.escalation
-            rule_key = rule.outcome, tuple(s.role for s in escalation.stages) if escalation else ()
+            rule_key = outcome_key(rule.outcome, rule.escalation)
             if self._strictness(rule_key) <= self._strictness(verdict.key):
                 continue
             for path in fields:
@@ -325,18 +337,20 @@ class Engine:
         track = self._lacks_a_field(request)
         verdict = self.verdict(request, at, track_missing=track)
         action: Any = request.get("action")  # unchecked: whatever the request holds
-        if at != now and any(r.in_effect(at) != r.in_effect(now) for r in self.rules.get(action, ())):
+        rules = self.rules.get(action, ()) if isinstance(action, str) else ()
+        if at != now and any(r.in_effect(at) != r.in_effect(now) for r in rules):
             other = self.verdict(request, now, track_missing=track)
             if self._strictness(other.key) > self._strictness(verdict.key):
                 return other, now
         return verdict, at
 
-    def _strictness(self, key: tuple[str, tuple[str, ...]]) -> tuple[int, int, int]:
-        decision, roles = key
+    def _strictness(self, key: Outcome) -> tuple[int, int, int, int, int]:
+        decision, roles, approvals, timeout = key
         return ({"automate": 0, "needs_info": 1, "escalate": 2, "deny": 3}[decision],
-                max((self._authority(r) for r in roles), default=0), len(roles))
+                max((self._authority(r) for r in roles), default=0), len(roles), sum(approvals),
+                _TIMEOUT_RANK.get(timeout, 1))
 
-    def outcome(self, request: dict[str, Any], now: datetime) -> tuple[str, tuple[str, ...]]:
+    def outcome(self, request: dict[str, Any], now: datetime) -> Outcome:
         """Only what the decision would be (and, for escalations, to which roles, stage by stage):
         no people, deadline or words. What the behavioural diff compares, cheaply."""
         at = self._moment(request.get("at"), now)
@@ -344,7 +358,7 @@ class Engine:
             return self._default("", [], []).key
         verdict, at = self._judged(request, at, now)
         if verdict.missing and self._needed(request, at, verdict, words=False):
-            return "needs_info", ()
+            return NEEDS_INFO
         return verdict.key
 
     def _outcomes_by_value(self, path: str, variants: list[tuple[Any, Verdict]], action: Any) -> list[dict[str, str]]:
@@ -353,7 +367,7 @@ class Engine:
             return [{"when": f"{path} {interval_text(interval, path, self.manifest.currency)}",
                      "decision": self._outcome_text(key)}
                     for interval, key in self._ranges(path, action, by_value.get)]
-        grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        grouped: dict[Outcome, list[str]] = {}
         for value, verdict in variants:
             if value is not MISSING:
                 grouped.setdefault(verdict.key, []).append(value_text(value))
@@ -376,7 +390,7 @@ class Engine:
     def _counterfactuals(self, request: dict[str, Any], at: datetime, verdict: Verdict) -> list[str]:
         """What would change the decision: the nearest number ranges with another outcome."""
         action = request.get("action")
-        if action not in self.rules:
+        if not isinstance(action, str) or action not in self.rules:
             return []
         sentences: list[str] = []
         if verdict.safeguard and verdict.safeguard[0] == "confidence":
@@ -394,13 +408,14 @@ class Engine:
         if here is None:
             return []
 
-        def key_at(index: int) -> tuple[str, tuple[str, ...]]:
+        def key_at(index: int) -> Outcome:
             return self.verdict(with_field(request, path, cuts[index].example), at, base=verdict, varied=path).key
 
         sentences = []
         for step in (-1, 1):  # walk away from the current value to the first other outcome
             index = here + step
-            while 0 <= index < len(cuts) and (key := key_at(index)) == verdict.key:
+            # a change of who decides or what is decided, not only of the timeout or approval count
+            while 0 <= index < len(cuts) and (key := key_at(index))[:2] == verdict.key[:2]:
                 index += step
             if not 0 <= index < len(cuts):
                 continue
@@ -413,12 +428,15 @@ class Engine:
                              f"{interval_text(span, path, self.manifest.currency)}")
         return sentences
 
-    def _outcome_text(self, key: tuple[str, tuple[str, ...]]) -> str:
-        decision, roles = key
+    def _outcome_text(self, key: Outcome) -> str:
+        decision, roles, approvals, timeout = key
         if decision == "escalate":
-            titles = [self.constitution.roles[r].title if r in self.constitution.roles else r for r in roles]
-            return "escalate to the " + " then the ".join(titles)
-        return {"automate": "automate", "deny": "be denied"}[decision]
+            titles = [(self.constitution.roles[r].title if r in self.constitution.roles else r)
+                      + (f" ({n} approvals)" if n > 1 else "") for r, n in zip(roles, approvals, strict=True)]
+            then = {"approve": " (approved if nobody answers in time)",
+                    "deny": " (denied if nobody answers in time)"}.get(timeout, "")
+            return "escalate to the " + " then the ".join(titles) + then
+        return {"automate": "automate", "deny": "be denied", "needs_info": "need more facts"}[decision]
 
     def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],
                  now: datetime) -> str:

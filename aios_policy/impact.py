@@ -106,5 +106,5 @@ def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str
 
 def _outcome(engine: Engine, request: Any, now: datetime) -> Key:
     if not isinstance(request, dict):
-        return "escalate", ()
+        return engine.outcome({"action": None}, now)  # what a malformed request gets: the default
     return engine.outcome(request, now)

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import html
 import json
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from .diff import DiffReport, people
 
 MARKER = "<!-- aios-policy-diff -->"
 ROWS = 25  # rows shown per Markdown list before "and N more"
+
+
+_CODE = re.compile(r"`([A-Za-z0-9_.@$%,/ -]{1,80})`")
+
+
+def safe(text: str) -> str:
+    """Constitution text made harmless in a pull-request comment: HTML escaped, and only backtick spans
+    of plain names kept as code; any other backtick (a value holding one) is shown, never interpreted."""
+    escaped = html.escape(text, quote=False)
+    coded = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escaped)
+    return coded.replace("`", "&#96;").replace("|", "&#124;")
 
 
 def as_json(report: DiffReport) -> str:
@@ -46,7 +59,7 @@ def _region_line(region: Any, markdown: bool) -> str:
     sampled = " (sampled: a raw JMESPath or regular expression takes part)" if region.sampled else ""
     example = json.dumps(region.example, ensure_ascii=False)
     if markdown:
-        return f"**{region.risk}** {region.describe()}{sampled}<br>example: `{example}`"
+        return f"**{region.risk}** {safe(region.describe())}{sampled}<br>example: <code>{html.escape(example)}</code>"
     return f"{region.risk.upper():9} {region.describe()}{sampled}\n            example: {example}"
 
 
@@ -87,15 +100,14 @@ def _markdown_list(title: str, rows: list[str], empty: str, open_when: int = 8) 
 def as_markdown(report: DiffReport) -> str:
     verdict = ("⚠️ loosens control" if report.loosens else "✅ no loosening") + (
         " · ❌ stale scenario expectations" if report.stale_scenarios else "")
-    owners = ", ".join(f"{o['title']} ({people(o)})" for o in report.owners) or "nobody"
+    owners = safe(", ".join(f"{o['title']} ({people(o)})" for o in report.owners) or "nobody")
     lines = [MARKER, "## aios-policy: behavioural impact", "",
-             f"BASE {report.base.name} → HEAD {report.head.name} · {verdict}", "",
-             report.paragraph(), "", f"**{_counts(report)}** · owners who must review: {owners}", ""]
-    escape: Callable[[str], str] = lambda text: text.replace("|", "\\|")  # noqa: E731  (one-line helper)
-    lines += _markdown_list("What changed in the files", [escape(c.text) for c in report.changes], "Nothing.")
-    lines += _markdown_list("Scenarios whose decision changes", [_scenario_line(s) for s in report.scenarios],
+             f"BASE {safe(report.base.name)} → HEAD {safe(report.head.name)} · {verdict}", "",
+             safe(report.paragraph()), "", f"**{_counts(report)}** · owners who must review: {owners}", ""]
+    lines += _markdown_list("What changed in the files", [safe(c.text) for c in report.changes], "Nothing.")
+    lines += _markdown_list("Scenarios whose decision changes", [safe(_scenario_line(s)) for s in report.scenarios],
                             "None.")
-    lines += ["### Replay of logged requests", "", *(f"- {line}" for line in _replay_lines(report)), ""]
+    lines += ["### Replay of logged requests", "", *(f"- {safe(line)}" for line in _replay_lines(report)), ""]
     lines += _markdown_list("Changed regions of the input space", [_region_line(r, True) for r in report.regions],
                             f"None: {len(report.actions_analysed)} action(s) analysed, every cell decides as before.")
     return "\n".join(lines).rstrip() + "\n"

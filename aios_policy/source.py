@@ -221,6 +221,8 @@ def merge_base(path: str | os.PathLike[str], branch: str | None = None, head: st
     existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
     repo = _open_repository(existing)
     branch = branch or default_branch(repo)
+    for ref in (branch, head):
+        _resolve(repo, ref)  # an unknown ref gets its own message, with a did-you-mean
     try:
         return branch, repo.git.merge_base(branch, head)
     except git.GitCommandError as error:

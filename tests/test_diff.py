@@ -55,18 +55,28 @@ def test_raising_a_threshold_loosens_exactly_the_new_range(company: Path) -> Non
     assert [c.text for c in report.changes] == ["threshold `refunds.auto_limit` 250 → 400"]
     assert report.changes[0].owners == ("ops",)  # the refunds policy's owner reviews it
     assert report.regions and {r.action for r in report.regions} == {"refund.issue"}
-    assert {r.risk for r in report.regions} == {"loosened"}
     assert all("amount above $250 up to $400" in r.conditions for r in report.regions)
-    assert {(r.base[0], r.head[0]) for r in report.regions} == {("escalate", "automate")}
-    assert report.summary()["loosened"] == len(report.regions) and report.loosens
+    loosened = [r for r in report.regions if r.risk == "loosened"]
+    assert loosened and {(r.base[0], r.head[0]) for r in loosened} == {("escalate", "automate")}
+    # an agent below the bar now meets the automate rule and goes to the policy owner, whose
+    # escalation (the manifest's default) is denied when nobody answers: stricter than before
+    for region in report.regions:
+        if region.risk != "loosened":
+            assert region.risk == "tightened" and "actor.kind is `agent`" in region.conditions
+            assert region.head == ("escalate", ("ops",), (1,), "deny") and region.base[3] == "escalate"
+    assert report.summary()["loosened"] == len(loosened) and report.loosens
 
 
 def test_lowering_a_threshold_tightens(company: Path) -> None:
     _set_threshold(company, "refunds.auto_limit", 200)
     report = _diff(company)
-    assert {r.risk for r in report.regions} == {"tightened"}
     assert all("amount above $200 up to $250" in r.conditions for r in report.regions)
-    assert report.summary()["tightened"] == len(report.regions) and not report.loosens
+    tightened = [r for r in report.regions if r.risk == "tightened"]
+    assert tightened and {(r.base[0], r.head[0]) for r in tightened} == {("automate", "escalate")}
+    for region in report.regions:  # agents below the bar: denied on timeout before, escalated now
+        if region.risk != "tightened":
+            assert region.risk == "loosened" and (region.base[3], region.head[3]) == ("deny", "escalate")
+    assert report.summary()["tightened"] == len(tightened)
 
 
 def test_adding_a_deny_rule_tightens_only_where_it_applies(company: Path) -> None:
@@ -75,7 +85,7 @@ def test_adding_a_deny_rule_tightens_only_where_it_applies(company: Path) -> Non
          "outcome": "deny", "reason": "Clients under a fraud review get no refunds."}))
     report = _diff(company)
     assert "rule `refund-fraud` (deny) added to policy `refunds`" in [c.text for c in report.changes]
-    assert report.regions and {r.head for r in report.regions} == {("deny", ())}
+    assert report.regions and {r.head for r in report.regions} == {("deny", (), (), "")}
     assert {r.risk for r in report.regions} == {"tightened"}
     assert all("attributes.client_status is `fraud`" in r.conditions for r in report.regions)
 
@@ -91,7 +101,8 @@ def test_moving_an_escalation_to_a_role_of_equal_authority_re_routes(company: Pa
     report = _diff(company)
     assert "rule `refund-medium` now escalates to `controller` (was `ops`)" in [c.text for c in report.changes]
     assert {r.risk for r in report.regions} == {"re-routed"}
-    assert {(r.base, r.head) for r in report.regions} == {(("escalate", ("ops",)), ("escalate", ("controller",)))}
+    moves = {(r.base[:2], r.head[:2]) for r in report.regions}
+    assert moves == {(("escalate", ("ops",)), ("escalate", ("controller",)))}
     assert report.summary()["rerouted"] == len(report.regions)
 
 
@@ -109,7 +120,7 @@ def test_lowering_a_confidence_bar_loosens_for_agents_between_the_bars(company: 
     assert report.regions and {r.risk for r in report.regions} == {"loosened"}
     for region in report.regions:
         assert "confidence from 0.85 below 0.9" in region.conditions and "actor.kind is `agent`" in region.conditions
-        assert region.base == ("escalate", ("ops",)) and region.head == ("automate", ())
+        assert region.base[:2] == ("escalate", ("ops",)) and region.head == ("automate", (), (), "")
 
 
 def test_deleting_a_policy_sends_its_action_to_the_default(company: Path) -> None:
@@ -117,8 +128,8 @@ def test_deleting_a_policy_sends_its_action_to_the_default(company: Path) -> Non
     report = _diff(company)
     assert "policy `vendors` (Vendor payments) removed, with its 6 rule(s)" in [c.text for c in report.changes]
     assert {r.action for r in report.regions} == {"vendor.pay"}
-    assert {r.head for r in report.regions} == {("escalate", ("owner",))}
-    denied = [r for r in report.regions if r.base == ("deny", ())]
+    assert {r.head[:2] for r in report.regions} == {("escalate", ("owner",))}
+    denied = [r for r in report.regions if r.base[0] == "deny"]
     assert denied and {r.risk for r in denied} == {"loosened"}  # a deny became a mere escalation
     assert {r.risk for r in report.regions if r.base[0] == "automate"} == {"tightened"}
 
@@ -227,6 +238,67 @@ def test_git_range_spellings(company: Path) -> None:
         assert report["head"]["commit"] == git(company, "rev-parse", "raise"), spelling
 
 
+def test_dropping_the_second_approval_loosens(company: Path) -> None:
+    _edit(company, "policies/refunds.json",
+          lambda d: _rule(d, "refund-large")["escalation"]["stages"][1].update(approvals=2))
+    git(company, "commit", "-qam", "two finance approvals")
+    _edit(company, "policies/refunds.json",
+          lambda d: _rule(d, "refund-large")["escalation"]["stages"][1].update(approvals=1))
+    report = _diff(company)
+    assert "rule `refund-large`: number of approvals per stage changed" in [c.text for c in report.changes]
+    assert report.regions and {r.risk for r in report.regions} == {"loosened"}
+    assert {(r.base[2], r.head[2]) for r in report.regions} == {((1, 2), (1, 1))}
+
+
+def test_approving_on_timeout_loosens(company: Path) -> None:
+    _edit(company, "policies/refunds.json",
+          lambda d: _rule(d, "refund-large")["escalation"].update(on_timeout={"then": "approve"}))
+    report = _diff(company)
+    assert "rule `refund-large` on timeout now approve (was deny)" in [c.text for c in report.changes]
+    assert report.regions and {r.risk for r in report.regions} == {"loosened"} and report.loosens
+    assert all(r.head[3] == "approve" for r in report.regions)
+
+
+def test_reordered_steps_and_a_changed_gate_question_are_reported(company: Path) -> None:
+    (company / "constitution" / "sops").mkdir()
+    sop = (ENGINE.parent / "minimal" / "sops" / "refund-dispute.json").read_text().replace('"ops_manager"', '"ops"')
+    (company / "constitution" / "sops" / "refund-dispute.json").write_text(sop)
+    git(company, "add", "-A")
+    git(company, "commit", "-qm", "a procedure")
+
+    def change(sop: dict) -> None:
+        sop["steps"][2], sop["steps"][3] = sop["steps"][3], sop["steps"][2]
+        sop["steps"][1]["gate"]["question"] = "May we refund any amount without asking anyone?"
+
+    _edit(company, "sops/refund-dispute.json", change)
+    texts = [c.text for c in _diff(company).changes]
+    assert "SOP `refund-dispute`: steps reordered, now acknowledge, decide, refund, wait" in texts
+    assert "SOP `refund-dispute` step 2 (`decide`): the gate's question changed" in texts
+
+
+def test_any_change_in_a_file_is_reported_even_without_words_for_it(company: Path) -> None:
+    _edit(company, "constitution.json", lambda d: d.update(description="Now with a description."))
+    report = _diff(company)
+    assert report.changes and report.fails("any-change")
+
+
+def test_markdown_cannot_be_broken_by_constitution_text(company: Path) -> None:
+    _edit(company, "policies/refunds.json", lambda d: d["rules"].append(
+        {"id": "refund-odd", "when": {"path": "attributes.client_status", "op": "eq", "value": "big`one | </details>"},
+         "outcome": "deny", "reason": "An odd value."}))
+    done = run_aios("diff", "main", "--format", "markdown", "--fail-on", "never", cwd=company)
+    assert "</details>`" not in done.stdout and "&lt;/details&gt;" in done.stdout
+    assert done.stdout.count("<details>") == done.stdout.count("</details>")
+
+
+def test_a_bad_log_is_a_usage_error_not_a_loosening(company: Path) -> None:
+    (company / "not-a-log").write_text("hello")
+    done = run_aios("diff", "main", "--log", str(company / "not-a-log"), cwd=company)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    unknown = run_aios("diff", "main...nope", cwd=company)
+    assert unknown.returncode == 2 and "unknown git ref `nope`" in unknown.stderr
+
+
 def test_every_region_example_reproduces_both_outcomes() -> None:
     """Runs last in this file: every region any test above reported, decided again under both versions."""
     assert REPORTS, "run the whole file"
@@ -237,7 +309,13 @@ def test_every_region_example_reproduces_both_outcomes() -> None:
         for region in report.regions:
             for version, expected in ((base, region.base), (head, region.head)):
                 decision = version.decide_dict(region.example, NOW)
+                assert decision["decision"] == expected[0], (region.describe(), decision["summary"])
+                routed = any(r["rule"] == "routing" for r in decision["reasons"])  # people moved a stage up
                 roles = tuple(s["role"] for s in decision["escalation"]["stages"]) if decision["escalation"] else ()
-                assert (decision["decision"], roles) == expected, (region.describe(), decision["summary"])
+                assert routed or roles == expected[1], (region.describe(), decision["summary"])
+                if decision["escalation"]:
+                    stages = decision["escalation"]["stages"]
+                    assert tuple(s["approvals"] for s in stages) == expected[2]
+                    assert decision["escalation"]["on_timeout"]["then"] == expected[3]
                 checked += 1
     assert checked > 20

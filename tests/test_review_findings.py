@@ -100,3 +100,26 @@ def test_set_never_silently_replaces_fields_set_before() -> None:
     done = run_aios("decide", "--set", "amount.x=1", "--set", "amount=5", "--no-log", "-c", str(EXAMPLE))
     assert done.returncode == 2 and "would replace the fields already set inside it" in done.stderr
 
+
+
+@pytest.mark.parametrize("bad_id", [["a", "list"], 5])
+def test_a_broken_policy_id_is_a_schema_error_not_a_crash(tmp_path: Path, bad_id: object) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "constitution")
+    policy = tmp_path / "constitution" / "policies" / "ndas.json"
+    data = json.loads(policy.read_text())
+    data["id"] = bad_id
+    data["rules"][0]["id"] = bad_id
+    policy.write_text(json.dumps(data))
+    sop = tmp_path / "constitution" / "sops" / "refund-dispute.json"
+    sop.write_text(sop.read_text().replace('"client-refunds"', '"client-refundz"'))
+    done = run_aios("validate", cwd=tmp_path)
+    assert done.returncode == 1 and "SCHEMA002" in done.stdout and "internal error" not in done.stderr
+
+
+def test_ask_reads_a_negation_inside_a_fact(example: Constitution) -> None:
+    from aios_policy.ask import ask
+
+    now = parse_moment("2026-11-24T10:00:00-05:00", example.compiled.manifest.timezone)
+    answer = ask(example, "a client wants a refund of $800, it is not going to the original payment method", now)
+    assert answer.match and answer.match["id"] == "refund-dispute"
+    assert answer.facts["attributes.to_original_payment_method"] is False
