@@ -38,7 +38,7 @@ class DuplicateKey:
 
 
 class _Duplicates(Exception):
-    pass
+    """Raised inside json.loads when an object holds a key twice."""
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def _reject_constant(name: str) -> None:
 
 
 class _Overflow(Exception):
-    pass
+    """Raised inside json.loads for a number too large for a float."""
 
 
 def _finite_float(text: str) -> float:

@@ -21,8 +21,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from .api import request_problems
+from .ask import ask as answer
 from .decision_log import DecisionLog, LogError
 from .errors import AiosError
+from .explain import explain_action
 from .serving import (
     DEFAULT_RELOAD_SECONDS,
     LiveConstitution,
@@ -167,16 +169,6 @@ def _overview(service: McpService) -> str:
                        "actions": sorted(compiled.rules_by_action)}, indent=2, ensure_ascii=False)
 
 
-def _optional(name: str) -> Any:
-    import importlib
-    import importlib.util
-
-    module = f"aios_policy.{name}"
-    if importlib.util.find_spec(module) is None:
-        raise ToolError(f"`{name}` is not available in this installation of aios-policy (no `{module}` module)")
-    return importlib.import_module(module)
-
-
 def _reader(function: Callable[..., str], *arguments: Any) -> Callable[[], str]:
     """A resource reader without parameters (the SDK reads a static resource's parameters as template variables)."""
     def read() -> str:
@@ -202,9 +194,8 @@ def create_server(service: McpService) -> Any:
                              "requests and what happens to it, strictest first, with approvers and rule ids.")
     def explain(action: Annotated[str, Field(min_length=1, max_length=80, description="Dotted action name.")],
                 ) -> dict[str, Any]:
-        explainer = _optional("explain")
         try:
-            return explainer.explain_action(service.live.current.constitution, action, datetime.now(UTC)).to_json()
+            return explain_action(service.live.current.constitution, action, datetime.now(UTC)).to_json()
         except AiosError as error:
             raise ToolError(str(error)) from error
 
@@ -212,9 +203,8 @@ def create_server(service: McpService) -> Any:
                              "refund of $800?': the procedure, its steps, the decision at each gate, who and when.")
     def ask(question: Annotated[str, Field(min_length=1, max_length=2000, description="The question.")],
             ) -> dict[str, Any]:
-        asker = _optional("ask")
         try:
-            return asker.ask(service.live.current.constitution, question, datetime.now(UTC)).to_json()
+            return answer(service.live.current.constitution, question, datetime.now(UTC)).to_json()
         except AiosError as error:
             raise ToolError(str(error)) from error
 

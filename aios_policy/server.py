@@ -10,14 +10,12 @@ authenticates, parses, maps errors to HTTP statuses and queues decisions for the
 Error bodies are always `{"error": "...", "hint": "...", "problems": [...]}` (hint and problems when
 there are some): 400 a body that is not JSON, 401 no or a wrong token, 403 an identity that may not
 do this, 404 unknown route, decision or action, 409 an escalation that takes no more resolutions,
-413 a body over the limit, 422 a request that does not follow the request schema, 501 a feature this
-installation lacks. A 500 is a bug in aios-policy, never the caller's doing.
+413 a body over the limit, 422 a request that does not follow the request schema. A 500 is a bug in
+aios-policy, never the caller's doing.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -40,8 +38,10 @@ from starlette.requests import Request as HttpRequest
 
 from . import __version__
 from .api import request_problems
+from .ask import ask as answer
 from .decision_log import DecisionLog, Entry, LogError, default_log_path
 from .errors import AiosError
+from .explain import explain_action
 from .messages import Decision
 from .serving import (
     DEFAULT_RELOAD_SECONDS,
@@ -369,23 +369,13 @@ async def decide_batch(request: HttpRequest, identity: Caller, explain: Explain 
     return JSONResponse({"decisions": [decision for decision, _ in decided]})
 
 
-def _optional(module: str, what: str) -> Any:
-    """A module that another part of aios-policy provides; 501 while this installation lacks it."""
-    name = f"aios_policy.{module}"
-    if importlib.util.find_spec(name) is None:
-        raise ApiError(501, f"{what} is not available in this installation of aios-policy",
-                       f"it needs the `{name}` module; upgrade aios-policy")
-    return importlib.import_module(name)
-
-
 async def explain(action: str, request: HttpRequest, identity: Caller) -> JSONResponse:
     """The complete decision table of an action, as regions in plain English with their rule ids."""
-    explainer = _optional("explain", "explain")
     loaded = _service(request).live.current
 
     def run() -> Any:
         try:
-            return explainer.explain_action(loaded.constitution, action, datetime.now(UTC)).to_json()
+            return explain_action(loaded.constitution, action, datetime.now(UTC)).to_json()
         except AiosError as error:
             raise ApiError(404, error.message, error.hint) from error
 
@@ -395,12 +385,11 @@ async def explain(action: str, request: HttpRequest, identity: Caller) -> JSONRe
 async def ask(request: HttpRequest, identity: Caller) -> JSONResponse:
     """What happens when ...: the procedure that applies, its steps and the decision at each gate."""
     body = _parsed(Question, await request.body())
-    asker = _optional("ask", "ask")
     loaded = _service(request).live.current
 
     def run() -> Any:
         try:
-            return asker.ask(loaded.constitution, body.question, datetime.now(UTC)).to_json()
+            return answer(loaded.constitution, body.question, datetime.now(UTC)).to_json()
         except AiosError as error:
             raise ApiError(422, error.message, error.hint) from error
 
@@ -483,10 +472,10 @@ def _routes(app: FastAPI) -> None:
                       openapi_extra=_json_body(BatchRequest), tags=["decide"])
     app.add_api_route("/v1/explain/{action}", explain, methods=["GET"], summary="Explain an action",
                       responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
-                                 **authenticated, **_errors(404, 501)}, tags=["explain"])
+                                 **authenticated, **_errors(404)}, tags=["explain"])
     app.add_api_route("/v1/ask", ask, methods=["POST"], summary="Ask what happens when ...",
                       responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
-                                 **authenticated, **_errors(400, 413, 422, 501)},
+                                 **authenticated, **_errors(400, 413, 422)},
                       openapi_extra=_json_body(Question), tags=["explain"])
     app.add_api_route("/v1/constitution", constitution_status, methods=["GET"], summary="The serving commit",
                       responses={200: {"model": ConstitutionStatus}, **authenticated}, tags=["status"])

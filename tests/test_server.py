@@ -358,15 +358,6 @@ def test_ask_answers_a_question_in_plain_english(server: Server) -> None:
     assert empty.status_code == 422
 
 
-def test_a_feature_this_installation_lacks_answers_501() -> None:
-    from aios_policy.server import ApiError, _optional
-
-    with pytest.raises(ApiError) as refused:
-        _optional("no_such_module", "reading minds")
-    assert refused.value.status == 501
-    assert refused.value.message == "reading minds is not available in this installation of aios-policy"
-
-
 def test_constitution_status_names_the_serving_commit(server: Server, company: Company) -> None:
     with server.client() as client:
         status = client.get("/v1/constitution").json()
