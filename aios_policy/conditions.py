@@ -314,6 +314,8 @@ def _matches(comparison: Comparison, field: Any) -> bool:
 
 def _dotted(path: str) -> str | None:
     """`attributes."vendor_onboarded"` and other spellings of a plain dotted field, as `a.b`; else None."""
+    if _SIMPLE_PATH.match(path):
+        return path  # already plain: no need to parse it
     try:
         node = jmespath.compile(path).parsed
     except jmespath.exceptions.JMESPathError:
@@ -479,7 +481,8 @@ def _compile(raw: Any, thresholds: dict[str, Any], at: str, problems: list[Probl
 def _comparison(raw: dict[str, Any], thresholds: dict[str, Any], at: str, problems: list[Problem]) -> Condition:
     path, op = raw["path"], raw["op"]
     try:
-        jmespath.compile(path)
+        if not _SIMPLE_PATH.match(path):  # a plain dotted field always compiles
+            jmespath.compile(path)
     except jmespath.exceptions.JMESPathError as error:
         problems.append(Problem("COND001", f"{at}/path", f"the path `{path}` does not compile: "
                                 f"{_first_line(error)}", "write a dotted field such as attributes.customer_tier"))

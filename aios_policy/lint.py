@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from . import diagnostics as dx
-from .conditions import EvaluationError
+from .conditions import EvaluationError, may_hold_for_action
 from .load import Document
 from .model import OUTCOME_RANK, CompiledConstitution, Rule
 from .regions import cells
@@ -37,8 +37,9 @@ def _judge(rule: Rule, action: str, rules: tuple[Rule, ...]) -> tuple[str, list[
     """
     if rule.condition.opaque:
         return None
+    dated = rule.effective_from is not None or rule.effective_until is not None
     stricter = [r for r in rules if OUTCOME_RANK[r.outcome] > OUTCOME_RANK[rule.outcome]
-                and not r.condition.opaque and _covers(r, rule)]
+                and (not (dated or r.effective_from or r.effective_until) or _covers(r, rule))]
     base = {"action": action}
     own = _covering(rule, stricter, cells([rule.condition], base))
     if own is None or own[0] == "never":
@@ -63,9 +64,12 @@ def _covering(rule: Rule, stricter: list[Rule],
 
 
 def _rule_warnings(constitution: CompiledConstitution, documents: dict[str, Document]) -> Iterator[dx.Diagnostic]:
+    # per action, the rules that can hold for it and can be judged (not opaque), worked out once
+    candidates = {action: tuple(r for r in rules if not r.condition.opaque and may_hold_for_action(r.condition, action))
+                  for action, rules in constitution.rules_by_action.items()}
     for policy in constitution.policies.values():
         for rule in policy.rules:
-            verdicts = [_judge(rule, action, constitution.rules_by_action[action]) for action in policy.actions]
+            verdicts = [_judge(rule, action, candidates[action]) for action in policy.actions]
             if not verdicts or any(v is None for v in verdicts):
                 continue
             judged = cast(list[tuple[str, list[str]]], verdicts)  # no None left: checked just above
