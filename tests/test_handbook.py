@@ -299,7 +299,7 @@ def server(handbook: Path) -> Iterator[str]:
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
-        pass
+        """Keep the test output free of one line per request."""
 
 
 def _watched_page(browser, base: str, viewport: dict[str, int] | None = None):  # -> (page, problems)
