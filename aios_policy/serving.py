@@ -32,6 +32,7 @@ from .decision_log import DecisionLog, LogError
 from .errors import AiosError, InvalidConstitution
 from .messages import Actor, Request
 from .model import CompiledConstitution
+from .source import commit_of
 from .tokens import Identity
 
 logger = logging.getLogger("aios.serve")
@@ -134,14 +135,15 @@ class LiveConstitution:
         if self.ref is None:
             return False  # a working tree has no commits to follow
         try:
+            commit = commit_of(self.path, self.ref)  # cheap: the files are read only when the ref moved
+            if commit == self.current.commit:
+                self.reload_error = None  # the ref came back to the serving commit (a bad one was reverted away)
+                return False
+            if self.reload_error is not None and commit == self.reload_error.commit:
+                return False  # refused already; said so once
             snapshot = read(self.path, self.ref)
         except AiosError as error:
             return self._refuse(None, error.message, ())
-        if snapshot.commit == self.current.commit:
-            self.reload_error = None  # the ref came back to the serving commit (a bad one was reverted away)
-            return False
-        if self.reload_error is not None and snapshot.commit == self.reload_error.commit:
-            return False  # refused already; said so once
         try:
             loaded = Loaded(Constitution(check_snapshot(snapshot)), snapshot.commit, datetime.now(UTC))
         except InvalidConstitution as error:

@@ -270,3 +270,10 @@ def file_history(path: str | os.PathLike[str], ref: str | None = None) -> FileHi
                 last.setdefault(name[len(prefix):], (sha, day))
     uncommitted = {line[3:].split(" -> ")[-1].strip('"') for line in status.splitlines() if len(line) > 3}
     return FileHistory(last, frozenset(n[len(prefix):] for n in uncommitted if n.startswith(prefix)))
+
+
+def commit_of(path: str | os.PathLike[str], ref: str) -> str:
+    """The commit a ref points at now, without reading any file: a cheap way to see whether it moved."""
+    requested = Path(path).absolute()
+    existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
+    return str(_resolve(_open_repository(existing), ref).hexsha)
