@@ -47,3 +47,12 @@ def git(cwd: Path, *args: str, date: str | None = None) -> str:
         environment.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=environment, check=True)
     return done.stdout.strip()
+
+
+def committed(folder: Path, source: Path, message: str = "the constitution", date: str | None = None) -> Path:
+    """A git repository at folder with source copied to constitution/ and committed on main."""
+    shutil.copytree(source, folder / "constitution")
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", message, date=date)
+    return folder

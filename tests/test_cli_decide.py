@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ENGINE, EXAMPLE, git, run_aios
+from conftest import ENGINE, EXAMPLE, committed, git, run_aios
 
 from aios_policy.schema import validator
 
@@ -103,10 +103,7 @@ def test_a_malformed_request_fails_closed_and_says_why(company: Path) -> None:
 @pytest.fixture
 def history(tmp_path: Path) -> Path:
     """A repository whose refund auto limit was 250 in January and 500 from June."""
-    shutil.copytree(ENGINE, tmp_path / "constitution")
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "limit 250", date="2026-01-10T12:00:00+00:00")
+    committed(tmp_path, ENGINE, "limit 250", date="2026-01-10T12:00:00+00:00")
     thresholds = tmp_path / "constitution" / "thresholds.json"
     thresholds.write_text(thresholds.read_text().replace('"value": 250', '"value": 500'))
     git(tmp_path, "commit", "-qam", "limit 500", date="2026-06-10T12:00:00+00:00")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE, REPO, git, run_aios
+from conftest import EXAMPLE, REPO, committed, git, run_aios
 
 from aios_policy.cli import main
 
@@ -23,12 +23,7 @@ MARKER = "<!-- aios-policy-diff -->"
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
     """A git repository with the example constitution at constitution/, committed on main."""
-    repo = tmp_path / "company"
-    shutil.copytree(EXAMPLE, repo / "constitution")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "the constitution")
-    return repo
+    return committed(tmp_path / "company", EXAMPLE)
 
 
 def _read(path: Path) -> Any:

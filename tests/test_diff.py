@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ENGINE, git, run_aios
+from conftest import ENGINE, committed, git, run_aios
 
 from aios_policy import Constitution, check
 from aios_policy.diff import DiffReport, behavioural_diff
@@ -21,11 +20,7 @@ REPORTS: list[tuple[Path, DiffReport]] = []  # every report made here, for the p
 @pytest.fixture
 def company(tmp_path: Path) -> Path:
     """A repository whose main branch holds the engine test constitution."""
-    shutil.copytree(ENGINE, tmp_path / "constitution")
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "base")
-    return tmp_path
+    return committed(tmp_path, ENGINE, "base")
 
 
 def _edit(company: Path, relative: str, change: Callable[[dict], None]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import EXAMPLE, git, run_aios
+from conftest import EXAMPLE, committed, git, run_aios
 
 from aios_policy import Constitution
 
@@ -206,11 +206,7 @@ def test_constitution_text_is_escaped_everywhere(tmp_path: Path) -> None:
 
 
 def test_last_changed_comes_from_git(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLE, repo / "constitution")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "first", date="2026-03-02T10:00:00+00:00")
+    repo = committed(tmp_path / "repo", EXAMPLE, "first", date="2026-03-02T10:00:00+00:00")
     refunds = repo / "constitution" / "policies" / "client-refunds.json"
     refunds.write_text(refunds.read_text().replace('"Client refunds and chargebacks"', '"Client refunds"'))
     git(repo, "commit", "-q", "-am", "rename", date="2026-05-04T10:00:00+00:00")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Awaitable, Callable
 from importlib.util import find_spec
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import ENGINE, aios_command, git
+from conftest import ENGINE, aios_command, committed, git
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from aios_policy.decision_log import DecisionLog
@@ -23,11 +22,7 @@ PAYMENT = {"action": "vendor.pay", "amount": 6000, "confidence": 0.95,
 
 @pytest.fixture
 def company(tmp_path: Path) -> Path:
-    shutil.copytree(ENGINE, tmp_path / "constitution")
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "base")
-    return tmp_path
+    return committed(tmp_path, ENGINE, "base")
 
 
 def session_with(args: list[str], body: Callable[[ClientSession], Awaitable[Any]]) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ENGINE, aios_command, git, run_aios
+from conftest import ENGINE, aios_command, committed, git, run_aios
 
 from aios_policy.decision_log import DecisionLog
 from aios_policy.messages import Decision, Request
@@ -54,10 +53,7 @@ class Company:
 
 def make_company(root: Path) -> Company:
     """The engine fixture in a fresh git repository, with a token for an agent and for each person."""
-    shutil.copytree(ENGINE, root / "constitution")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "base")
+    committed(root, ENGINE, "base")
     tokens_file = root / "secrets" / "tokens.json"
     now = datetime(2026, 11, 10, tzinfo=UTC)
     tokens = {"billing-agent": add_token(tokens_file, Identity("billing-agent", "agent"), now)}

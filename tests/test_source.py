@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, git, run_aios
+from conftest import MINIMAL, committed, git, run_aios
 
 from aios_policy import SourceError, check
 
@@ -15,11 +15,7 @@ from aios_policy import SourceError, check
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
     """A repository with two commits: the auto limit is 250, then 500."""
-    repo = tmp_path / "company"
-    shutil.copytree(MINIMAL, repo / "constitution")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "first constitution")
+    repo = committed(tmp_path / "company", MINIMAL, "first constitution")
     git(repo, "tag", "v1")
     _set_limit(repo, 500)
     git(repo, "commit", "-qam", "raise the refund auto limit")
