@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,42 +139,23 @@ def check(engine: Engine, floor: Floor, requests: list[Request]) -> dict[str, An
 def measure(engine: Engine, floor: Floor, requests: list[Request], rounds: int,
             warmup: int = 3) -> dict[str, list[int]]:
     """Nanoseconds per call for the engine with and without counterfactuals and for the floor."""
-    decide, clock = engine.decide, time.perf_counter_ns
-    full: list[int] = []
-    lean: list[int] = []
-    hand: list[int] = []
+    clock = time.perf_counter_ns
+    samples: dict[str, list[int]] = {"engine": [], "engine_no_counterfactuals": [], "floor": []}
+    callers = [("engine", engine.decide), ("engine_no_counterfactuals", partial(engine.decide, counterfactuals=False)),
+               ("floor", floor)]
     gc.collect()
     for round_ in range(warmup + rounds):
         if round_ == warmup:
-            full.clear()
-            lean.clear()
-            hand.clear()
+            for kept in samples.values():
+                kept.clear()
             gc.collect()
-        if round_ % 2 == 0:
-            for _, request, now in requests:
-                t0 = clock()
-                decide(request, now)
-                t1 = clock()
-                decide(request, now, counterfactuals=False)
-                t2 = clock()
-                floor(request, now)
-                t3 = clock()
-                full.append(t1 - t0)
-                lean.append(t2 - t1)
-                hand.append(t3 - t2)
-        else:
-            for _, request, now in requests:
-                t0 = clock()
-                floor(request, now)
-                t1 = clock()
-                decide(request, now, counterfactuals=False)
-                t2 = clock()
-                decide(request, now)
-                t3 = clock()
-                hand.append(t1 - t0)
-                lean.append(t2 - t1)
-                full.append(t3 - t2)
-    return {"engine": full, "engine_no_counterfactuals": lean, "floor": hand}
+        order = callers if round_ % 2 == 0 else callers[::-1]  # alternate, so drift hits all alike
+        for _, request, now in requests:
+            for name, call in order:
+                started = clock()
+                call(request, now)
+                samples[name].append(clock() - started)
+    return samples
 
 
 def timer_overhead(samples: int = 100_000) -> float:
