@@ -117,6 +117,13 @@ def _open_repository(path: Path):  # -> git.Repo
                           "check it with `git status` or `git fsck`") from error
 
 
+def _repository_for(path: str | os.PathLike[str]):  # -> git.Repo
+    """The repository holding path, found from the nearest folder that exists (the constitution's own
+    folder may exist only at some ref)."""
+    requested = Path(path).absolute()
+    return _open_repository(next((p for p in (requested, *requested.parents) if p.exists()), requested))
+
+
 def _head_and_dirty(repository_root: Path, constitution: Path) -> tuple[str | None, bool]:
     import git
 
@@ -134,8 +141,7 @@ def _head_and_dirty(repository_root: Path, constitution: Path) -> tuple[str | No
 def read_git_ref(path: str | os.PathLike[str], ref: str) -> Snapshot:
     """The constitution folder as it is at `ref` (branch, tag, sha, `HEAD~2`), read from git objects."""
     requested = Path(path).absolute()
-    existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
-    repo = _open_repository(existing)
+    repo = _repository_for(path)
     top = Path(repo.working_tree_dir).resolve()
     try:
         relative = PurePosixPath(Path(os.path.normpath(requested)).resolve().relative_to(top).as_posix())
@@ -197,9 +203,7 @@ def default_branch(repo) -> str:  # repo: git.Repo
 
 def commit_at(path: str | os.PathLike[str], moment: datetime) -> str:
     """The last commit of the default branch made at or before moment, as a sha."""
-    requested = Path(path).absolute()
-    existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
-    repo = _open_repository(existing)
+    repo = _repository_for(path)
     branch = default_branch(repo)
     import git
 
@@ -217,9 +221,7 @@ def merge_base(path: str | os.PathLike[str], branch: str | None = None, head: st
     """Where head left branch (default: the default branch): its name and the commit, the natural BASE."""
     import git
 
-    requested = Path(path).absolute()
-    existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
-    repo = _open_repository(existing)
+    repo = _repository_for(path)
     branch = branch or default_branch(repo)
     for ref in (branch, head):
         _resolve(repo, ref)  # an unknown ref gets its own message, with a did-you-mean
@@ -274,6 +276,4 @@ def file_history(path: str | os.PathLike[str], ref: str | None = None) -> FileHi
 
 def commit_of(path: str | os.PathLike[str], ref: str) -> str:
     """The commit a ref points at now, without reading any file: a cheap way to see whether it moved."""
-    requested = Path(path).absolute()
-    existing = next((p for p in (requested, *requested.parents) if p.exists()), requested)
-    return str(_resolve(_open_repository(existing), ref).hexsha)
+    return str(_resolve(_repository_for(path), ref).hexsha)
