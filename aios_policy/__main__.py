@@ -1,3 +1,3 @@
-from .cli import main
+from aios_policy.cli.main import main
 
 main()

@@ -38,9 +38,9 @@ import floor_example
 import floor_generated
 from generate import generate
 
-from aios_policy.api import Constitution
-from aios_policy.dates import parse_moment
-from aios_policy.engine import Engine
+from aios_policy.constitution.dates import parse_moment
+from aios_policy.engine.decide import Engine
+from aios_policy.engine.facade import Constitution
 
 REPO = Path(__file__).resolve().parent.parent
 SAFEGUARDS = {"confidence", "default", "error", "routing"}  # reason entries that are not rules

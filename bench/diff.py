@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aios_policy import Constitution
-from aios_policy.analysis import changed_actions, regions
-from aios_policy.dates import parse_moment
-from aios_policy.impact import replay
+from aios_policy.analysis.impact import replay
+from aios_policy.analysis.regions import changed_actions, regions
+from aios_policy.constitution.dates import parse_moment
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from aios_policy.dates import parse_moment
+from aios_policy.constitution.dates import parse_moment
 
 ZONE = ZoneInfo("America/New_York")
 CURRENCY = "USD"

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aios_policy.dates import parse_moment
+from aios_policy.constitution.dates import parse_moment
 
 POLICIES = 200
 ACTIONS = 50

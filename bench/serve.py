@@ -35,9 +35,9 @@ from typing import Any
 
 import httpx
 
-from aios_policy.api import Constitution
-from aios_policy.decision_log import DecisionLog
-from aios_policy.tokens import Identity, add_token
+from aios_policy.engine.facade import Constitution
+from aios_policy.record.log import DecisionLog
+from aios_policy.serve.identity import Identity, add_token
 
 REPO = Path(__file__).resolve().parent.parent
 AGENT = Identity("bench-agent", "agent")

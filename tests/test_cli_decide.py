@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ENGINE, EXAMPLE, committed, git, run_aios
 
-from aios_policy.schema import validator
+from aios_policy.constitution.schema import validator
 
 MEDIUM = {"action": "refund.issue", "actor": {"id": "billing-agent", "kind": "agent"}, "amount": 800,
           "confidence": 0.95, "attributes": {"client_status": "active"}, "at": "2026-11-10T10:00:00-05:00"}

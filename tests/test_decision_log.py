@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from conftest import REPO, run_aios
 
-from aios_policy.decision_log import GENESIS, DecisionLog, LogError, default_log_path
+from aios_policy.record.log import GENESIS, DecisionLog, LogError, default_log_path
 
 DECISION_SCHEMA = json.loads((REPO / "schemas" / "decision.schema.json").read_text())
 REQUEST_SCHEMA = json.loads((REPO / "schemas" / "request.schema.json").read_text())

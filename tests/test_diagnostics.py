@@ -219,7 +219,7 @@ def test_a_byte_order_mark_is_accepted(constitution: Path) -> None:
 
 def test_both_schema_engines_agree_on_every_case(constitution: Path) -> None:
     """jsonschema-rs settles valid files; jsonschema explains invalid ones: they must agree."""
-    from aios_policy.schema import fast_validator, validator
+    from aios_policy.constitution.schema import fast_validator, validator
 
     documents = [json.loads(p.read_text()) for p in constitution.rglob("*.json")]
     for case in CASES:

@@ -11,7 +11,7 @@ import pytest
 from conftest import ENGINE, committed, git, run_aios
 
 from aios_policy import Constitution, check
-from aios_policy.diff import DiffReport, behavioural_diff
+from aios_policy.analysis.diff import DiffReport, behavioural_diff
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 REPORTS: list[tuple[Path, DiffReport]] = []  # every report made here, for the property test at the end

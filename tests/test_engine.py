@@ -9,7 +9,7 @@ import pytest
 from conftest import TESTS
 
 from aios_policy import Constitution
-from aios_policy.dates import parse_moment
+from aios_policy.constitution.dates import parse_moment
 
 ENGINE = TESTS / "fixtures" / "engine"
 CASES = json.loads((TESTS / "data" / "engine_cases.json").read_text())
@@ -99,7 +99,7 @@ def test_python_api_returns_a_pydantic_decision(constitution: Constitution) -> N
 
 
 def test_decisions_follow_the_decision_schema(constitution: Constitution) -> None:
-    from aios_policy.schema import validator
+    from aios_policy.constitution.schema import validator
 
     for case in CASES:
         decision = _decide(constitution, case["request"])

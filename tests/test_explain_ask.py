@@ -9,9 +9,9 @@ import pytest
 from conftest import EXAMPLE, TESTS, run_aios
 
 from aios_policy import Constitution
-from aios_policy.ask import ask
-from aios_policy.dates import parse_moment
-from aios_policy.explain import explain_action, explain_sop
+from aios_policy.constitution.dates import parse_moment
+from aios_policy.guide.ask import ask
+from aios_policy.guide.explain import explain_action, explain_sop
 
 QUESTIONS = json.loads((TESTS / "data" / "ask_questions.json").read_text())
 

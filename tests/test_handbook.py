@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import html
 import http.server
-import importlib.util
 import json
 import re
 import shutil
@@ -140,11 +139,10 @@ def test_a_policy_page_names_owner_approvers_deadline_attachments_and_cover(hand
     assert "at least 90% sure" in page
 
 
-@pytest.mark.skipif(importlib.util.find_spec("aios_policy.explain") is None, reason="aios_policy.explain not there")
 def test_a_policy_page_shows_the_decision_table_of_each_action(handbook: Path, example: Constitution) -> None:
     from datetime import datetime, time
 
-    from aios_policy.explain import explain_action
+    from aios_policy.guide.explain import explain_action
 
     page = (handbook / "policies" / "client-refunds.html").read_text()
     now = datetime.combine(datetime.fromisoformat(NOW).date(), time(12), example.compiled.manifest.timezone)

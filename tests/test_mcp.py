@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Awaitable, Callable
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from conftest import ENGINE, aios_command, committed, git
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from aios_policy.decision_log import DecisionLog
+from aios_policy.record.log import DecisionLog
 
 PAYMENT = {"action": "vendor.pay", "amount": 6000, "confidence": 0.95,
            "attributes": {"vendor_is_new": False, "days_overdue": 0, "sanctions_hit": False}}
@@ -106,7 +105,6 @@ def test_mcp_with_a_pinned_actor_decides_and_resolves_as_that_person(company: Pa
     assert entry.actor == "billing-agent" and entry.status == "approved"
 
 
-@pytest.mark.skipif(find_spec("aios_policy.explain") is None, reason="aios_policy.explain is not in this checkout")
 def test_mcp_explains_an_action(company: Path) -> None:
     async def body(session: ClientSession) -> Any:
         return structured(await session.call_tool("explain", {"action": "vendor.pay"}))

@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 from pydantic import BaseModel
 
-from aios_policy.messages import Decision, Request
+from aios_policy.engine.shapes import Decision, Request
 
 
 def _follow(node: Any, root: dict[str, Any]) -> Any:

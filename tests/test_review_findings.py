@@ -11,8 +11,8 @@ import pytest
 from conftest import EXAMPLE, run_aios
 
 from aios_policy import Constitution
-from aios_policy.conditions import compile_condition
-from aios_policy.dates import parse_moment
+from aios_policy.constitution.conditions import compile_condition
+from aios_policy.constitution.dates import parse_moment
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_a_broken_policy_id_is_a_schema_error_not_a_crash(tmp_path: Path, bad_id
 
 
 def test_ask_reads_a_negation_inside_a_fact(example: Constitution) -> None:
-    from aios_policy.ask import ask
+    from aios_policy.guide.ask import ask
 
     now = parse_moment("2026-11-24T10:00:00-05:00", example.compiled.manifest.timezone)
     answer = ask(example, "a client wants a refund of $800, it is not going to the original payment method", now)

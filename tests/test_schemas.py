@@ -14,7 +14,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from aios_policy import check
-from aios_policy.load import kind_of
+from aios_policy.constitution.load import kind_of
 
 SCHEMAS = {p.name: json.loads(p.read_text()) for p in (REPO / "schemas").glob("*.schema.json")}
 

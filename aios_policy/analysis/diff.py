@@ -1,0 +1,177 @@
+"""The behavioural diff: what a change to the constitution does, before it merges.
+
+One report, three lenses: what changed in the files (in the constitution's words), what changes in
+behaviour (scenarios, replayed logged requests, every changed region of the input space), and the
+risk (loosened, tightened, re-routed), with the owners who must review.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aios_policy.constitution.pipeline import check
+from aios_policy.constitution.source import merge_base
+from aios_policy.engine.facade import Constitution
+from aios_policy.errors import AiosError, InvalidConstitution
+
+from .changes import Change, file_changes
+from .impact import Replay, ScenarioChange, replay, scenario_changes
+from .regions import Region, changed_actions, regions
+
+FAIL_ON = ("loosening", "any-change", "never")
+
+
+@dataclass
+class Side:
+    """One version: the ref asked for (None for the working tree), its commit, whether it was dirty."""
+
+    ref: str | None
+    commit: str | None
+    dirty: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ref": self.ref or "working tree", "commit": self.commit, "dirty": self.dirty}
+
+    @property
+    def name(self) -> str:
+        commit = f" ({self.commit[:12]})" if self.commit else ""
+        if self.ref is None:
+            return f"the working tree{commit}{' with edits' if self.dirty else ''}"
+        return f"{self.ref}{commit}" if " " in self.ref else f"`{self.ref}`{commit}"
+
+
+@dataclass
+class DiffReport:
+    base: Side
+    head: Side
+    changes: list[Change]
+    scenarios: list[ScenarioChange]
+    replay: Replay | None
+    regions: list[Region]
+    actions_analysed: list[str]
+    actions_total: int
+    owners: list[dict[str, Any]]
+
+    def count(self, risk: str) -> int:
+        return sum(r.risk == risk for r in self.regions)
+
+    @property
+    def stale_scenarios(self) -> list[ScenarioChange]:
+        return [s for s in self.scenarios if s.stale]
+
+    @property
+    def loosens(self) -> bool:
+        return (self.count("loosened") > 0 or any(s.risk == "loosened" for s in self.scenarios)
+                or bool(self.replay and self.replay.risks["loosened"]))
+
+    def summary(self) -> dict[str, Any]:
+        changed = sorted({r.action for r in self.regions})
+        return {"loosened": self.count("loosened"), "tightened": self.count("tightened"),
+                "rerouted": self.count("re-routed"), "unchanged": self.actions_total - len(changed),
+                "actions_changed": changed, "file_changes": len(self.changes),
+                "scenarios_changed": len(self.scenarios), "stale_expectations": len(self.stale_scenarios),
+                "replay_changed": self.replay.changed if self.replay else None,
+                "sampled": any(r.sampled for r in self.regions), "owners": self.owners,
+                "text": self.paragraph()}
+
+    def paragraph(self) -> str:
+        changed = sorted({r.action for r in self.regions})
+        parts = []
+        if not self.changes:
+            parts.append("The two versions hold the same constitution.")
+        elif not self.regions and not self.scenarios:
+            parts.append(f"{len(self.changes)} change(s) in the files; no decision changes.")
+        else:
+            parts.append(f"{len(self.changes)} change(s) in the files alter {len(self.regions)} region(s) of "
+                         f"{len(changed)} action(s) ({', '.join(f'`{a}`' for a in changed)}): "
+                         f"{self.count('loosened')} loosened, {self.count('tightened')} tightened, "
+                         f"{self.count('re-routed')} re-routed; {self.actions_total - len(changed)} action(s) "
+                         "unchanged.")
+        if self.scenarios:
+            stale = len(self.stale_scenarios)
+            parts.append(f"{len(self.scenarios)} scenario(s) decide differently"
+                         + (f", {stale} without an updated expectation." if stale else "."))
+        if self.replay is None:
+            parts.append("No decision log to replay.")
+        else:
+            money = f", {self.replay.newly_automated:,.2f} newly automated" if self.replay.newly_automated else ""
+            parts.append(f"Replaying {self.replay.total} logged request(s): {self.replay.changed} would be decided "
+                         f"differently{money}.")
+        if self.owners:
+            parts.append("Review: " + "; ".join(f"{o['title']} ({people(o)})" for o in self.owners) + ".")
+        return " ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"base": self.base.to_json(), "head": self.head.to_json(), "summary": self.summary(),
+                "changes": [c.to_json() for c in self.changes],
+                "scenarios": [s.to_json() for s in self.scenarios],
+                "replay": self.replay.to_json() if self.replay else None,
+                "regions": [r.to_json() for r in self.regions]}
+
+    def fails(self, fail_on: str) -> bool:
+        if fail_on == "never":
+            return False
+        if self.stale_scenarios:
+            return True
+        if fail_on == "loosening":
+            return self.loosens
+        return bool(self.changes or self.regions or self.scenarios or (self.replay and self.replay.changed))
+
+
+def people(owner: dict[str, Any]) -> str:
+    """The people of an owner role as `Name @handle, ...`."""
+    return ", ".join(p["name"] + (f" @{p['github']}" if p.get("github") else "") for p in owner["people"]) or "nobody"
+
+
+def _load(path: str | os.PathLike[str], ref: str | None, which: str) -> Constitution:
+    result = check(path, ref)
+    if result.constitution is None:
+        error = InvalidConstitution(result.diagnostics)
+        raise AiosError(f"{which} ({ref or 'the working tree'}) is not a valid constitution: "
+                        f"{len(result.errors)} error(s), the first: {result.errors[0].render()}",
+                        f"run `aios validate{' --ref ' + ref if ref else ''}`") from error
+    return Constitution(result)
+
+
+def _owners(constitution: Constitution, roles: set[str]) -> list[dict[str, Any]]:
+    compiled = constitution.compiled
+    found = []
+    for role in sorted(roles, key=lambda r: (-(compiled.roles[r].authority if r in compiled.roles else 0), r)):
+        people = [{"id": p.id, "name": p.name, "github": p.handles.get("github")}
+                  for p in compiled.people.values() if role in p.roles]
+        title = compiled.roles[role].title if role in compiled.roles else role
+        found.append({"role": role, "title": title, "people": people})
+    return found
+
+
+def behavioural_diff(path: str | os.PathLike[str], base_ref: str | None, head_ref: str | None,
+                     now: datetime, log: Path | None) -> DiffReport:
+    """Compare BASE (default: where HEAD left the default branch) with HEAD (default: the working tree)."""
+    label = base_ref
+    if base_ref and head_ref is None and ".." in base_ref:  # git's range spellings: A...B and A..B
+        first, dots, last = base_ref.partition("...") if "..." in base_ref else base_ref.partition("..")
+        head_ref = last or "HEAD"
+        label = f"where {head_ref} left {first or 'HEAD'}" if dots == "..." else (first or "HEAD")
+        base_ref = merge_base(path, first or "HEAD", head_ref)[1] if dots == "..." else label
+    if base_ref is None:
+        branch, base_ref = merge_base(path)
+        label = f"where HEAD left {branch}"
+    base, head = _load(path, base_ref, "BASE"), _load(path, head_ref, "HEAD")
+    changes = file_changes(base.result, head.result)
+    analysed = changed_actions(base.engine, head.engine)
+    found = [region for action in analysed for region in regions(base.engine, head.engine, action, now)]
+    replayed = None
+    if log is not None and log.is_file():
+        from aios_policy.record.log import DecisionLog
+
+        with DecisionLog(log, create=False) as opened:
+            replayed = replay(base.engine, head.engine, opened.logged_requests(), str(log))
+    all_actions = set(base.compiled.rules_by_action) | set(head.compiled.rules_by_action)
+    owners = _owners(head, {role for change in changes for role in change.owners})
+    return DiffReport(Side(label, base.compiled.provenance.commit, base.compiled.provenance.dirty),
+                      Side(head_ref, head.compiled.provenance.commit, head.compiled.provenance.dirty),
+                      changes, scenario_changes(base, head), replayed, found, analysed, len(all_actions), owners)

@@ -1,0 +1,111 @@
+"""How a change alters real decisions: the scenarios, and the logged requests replayed."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aios_policy.constitution.dates import parse_moment
+from aios_policy.engine.decide import Engine
+from aios_policy.engine.facade import Constitution
+
+from .regions import Key, label, risk
+
+EXAMPLES_PER_TRANSITION = 3
+
+
+@dataclass(frozen=True)
+class ScenarioChange:
+    """A scenario that the change decides differently."""
+
+    id: str
+    file: str
+    base: str
+    head: str
+    risk: str
+    expectation_updated: bool
+
+    @property
+    def stale(self) -> bool:
+        """The decision changed but the expectation did not: `aios test` now fails on it."""
+        return not self.expectation_updated
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "file": self.file, "base": self.base, "head": self.head, "risk": self.risk,
+                "expectation_updated": self.expectation_updated}
+
+
+def _authority(engine: Engine) -> dict[str, int]:
+    return {r: role.authority for r, role in engine.constitution.roles.items()}
+
+
+def scenario_changes(base: Constitution, head: Constitution) -> list[ScenarioChange]:
+    before = {s.id: s for s in base.compiled.scenarios}
+    found = []
+    tz = head.compiled.manifest.timezone
+    for scenario in head.compiled.scenarios:
+        now = parse_moment(scenario.request.get("at", ""), tz) or datetime.now(UTC)
+        old, new = base.engine.outcome(scenario.request, now), head.engine.outcome(scenario.request, now)
+        if old == new:
+            continue
+        previous = before.get(scenario.id)
+        updated = previous is None or previous.expect != scenario.expect
+        found.append(ScenarioChange(scenario.id, scenario.origin.file, label(old), label(new),
+                                    risk(old, new, _authority(base.engine), _authority(head.engine)), updated))
+    return found
+
+
+@dataclass
+class Replay:
+    """The logged requests decided again under both versions."""
+
+    source: str
+    total: int = 0
+    changed: int = 0
+    transitions: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    examples: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    risks: Counter[str] = field(default_factory=Counter)
+    newly_automated: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "total": self.total, "changed": self.changed,
+                "loosened": self.risks["loosened"], "tightened": self.risks["tightened"],
+                "rerouted": self.risks["re-routed"], "newly_automated_amount": round(self.newly_automated, 2),
+                "by_action": {action: dict(sorted(counts.items()))
+                              for action, counts in sorted(self.transitions.items())},
+                "examples": {action: {t: ids for t, ids in sorted(by.items())}
+                             for action, by in sorted(self.examples.items())}}
+
+
+def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str, Any]]], source: str) -> Replay:
+    """Decide every logged request again, at the moment it was first decided, under both versions."""
+    result = Replay(source)
+    base_authority, head_authority = _authority(base), _authority(head)
+    tz = head.manifest.timezone
+    for decision_id, decided_at, request in logged:
+        result.total += 1
+        now = parse_moment(decided_at, tz) or datetime.now(UTC)
+        old, new = _outcome(base, request, now), _outcome(head, request, now)
+        if old == new:
+            continue
+        result.changed += 1
+        action = a if isinstance(a := request.get("action"), str) else "(no action)"
+        transition = f"{label(old)} → {label(new)}"
+        result.transitions[action][transition] += 1
+        kept = result.examples[action][transition]
+        if len(kept) < EXAMPLES_PER_TRANSITION:
+            kept.append(decision_id)
+        result.risks[risk(old, new, base_authority, head_authority)] += 1
+        amount = request.get("amount")
+        if new[0] == "automate" and isinstance(amount, int | float) and not isinstance(amount, bool):
+            result.newly_automated += amount
+    return result
+
+
+def _outcome(engine: Engine, request: Any, now: datetime) -> Key:
+    if not isinstance(request, dict):
+        return engine.outcome({"action": None}, now)  # what a malformed request gets: the default
+    return engine.outcome(request, now)

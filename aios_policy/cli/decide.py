@@ -1,0 +1,244 @@
+"""`aios decide` and `aios test`: thin commands over the Python API."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime, time, tzinfo
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aios_policy.constitution.dates import parse_day, parse_moment, zone
+from aios_policy.engine.facade import Constitution
+from aios_policy.errors import AiosError
+from aios_policy.words.decision import decision_json, decision_text
+
+from .options import constitution_option, format_option, ref_option
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+class RequestInputError(AiosError):
+    """The request text cannot be read as JSON."""
+
+
+def _moment(text: str, constitution: str, option: str) -> datetime:
+    """A moment from --at/--now; a bare date means noon of that day in the company's time zone."""
+    tz: tzinfo | None
+    try:
+        tz = zone(json.loads((Path(constitution) / "constitution.json").read_text())["timezone"])
+    except (OSError, ValueError, KeyError, TypeError):
+        tz = None
+    tz = tz or UTC
+    day = parse_day(text)
+    moment = datetime.combine(day, time(12), tz) if day else parse_moment(text, tz)
+    if moment is None:
+        raise click.BadParameter(f"`{text}` is not a date (YYYY-MM-DD) or a date-time", param_hint=option)
+    return moment
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _from_settings(settings: tuple[str, ...]) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    for setting in settings:
+        key, separator, value = setting.partition("=")
+        if not separator or not key:
+            raise click.BadParameter(f"`{setting}` is not KEY=VALUE", param_hint="--set")
+        target = request
+        parts = key.split(".")
+        for part in parts[:-1]:
+            existing = target.setdefault(part, {})
+            if not isinstance(existing, dict):
+                raise click.BadParameter(f"`{key}` sets inside `{part}`, which is already a value", param_hint="--set")
+            target = existing
+        if isinstance(target.get(parts[-1]), dict):
+            raise click.BadParameter(f"`{key}` would replace the fields already set inside it", param_hint="--set")
+        target[parts[-1]] = _parse_value(value)
+    request.setdefault("actor", {"id": os.environ.get("USER") or "cli-user", "kind": "human"})
+    return request
+
+
+def _loads(text: str, name: str) -> Any:
+    """JSON as JSON defines it: no NaN or Infinity, and a clear error for absurd nesting."""
+    def refuse(constant: str) -> None:
+        raise RequestInputError(f"{name}: `{constant}` is not valid JSON", "send numbers as finite values")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except RecursionError as error:
+        raise RequestInputError(f"{name}: the JSON is nested too deeply", "flatten the request") from error
+
+
+def _read_requests(source: str | None) -> tuple[list[Any], bool]:
+    """The requests in a file or stdin: one JSON value, or JSON Lines (then batch is True)."""
+    if source == "-" or source is None:
+        text = sys.stdin.read(MAX_INPUT_BYTES + 1)
+        name = "standard input"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise RequestInputError(f"no request file `{source}`", "pass a JSON file, - for standard input, or --set")
+        if path.stat().st_size > MAX_INPUT_BYTES:
+            raise RequestInputError(f"`{source}` is larger than {MAX_INPUT_BYTES} bytes", "split the batch")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+        name = source
+    if len(text) > MAX_INPUT_BYTES:
+        raise RequestInputError(f"{name} holds more than {MAX_INPUT_BYTES} bytes", "split the batch")
+    try:
+        return [_loads(text, name)], False
+    except json.JSONDecodeError as whole:
+        if not whole.msg.startswith("Extra data"):
+            raise RequestInputError(f"{name}:{whole.lineno}:{whole.colno}: the request is not valid JSON: "
+                                    f"{whole.msg[0].lower()}{whole.msg[1:]}", "fix the JSON, or send one JSON "
+                                    "object per line (JSON Lines)") from whole
+    requests = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                requests.append(_loads(line, f"{name} line {number}"))
+            except json.JSONDecodeError as error:
+                raise RequestInputError(f"{name}:{number}:{error.colno}: line {number} is not valid JSON: "
+                                        f"{error.msg[0].lower()}{error.msg[1:]}",
+                                        "JSON Lines need one complete JSON object per line") from error
+    return requests, True
+
+
+@click.command()
+@click.argument("request_file", required=False, metavar="[REQUEST.json|-]")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Build the request from fields instead of a file: action=refund.issue amount=800 "
+                   "attributes.customer_tier=gold. Values are read as JSON where they can be. Without "
+                   "actor.* the actor is you, a person.")
+@constitution_option
+@ref_option
+@click.option("--at", "at", metavar="DATE",
+              help="Decide with the constitution as it stood on the default branch at DATE (git history), "
+                   "judged at DATE. A bare date means noon that day in the company's time zone.")
+@click.option("--now", "now", metavar="DATE", help="Decide as if it were this moment (default: the current time).")
+@format_option("json", "text")
+@click.option("--explain", is_flag=True, help="Add the trace: every rule considered and why it matched or not.")
+@click.option("--log", "log_path", metavar="PATH", help="The decision log (default: .aios/decisions.sqlite beside "
+              "the constitution folder).")
+@click.option("--no-log", is_flag=True, help="Do not record the decisions.")
+def decide(request_file: str | None, settings: tuple[str, ...], constitution: str, ref: str | None, at: str | None,
+           now: str | None, output_format: str, explain: bool, log_path: str | None, no_log: bool) -> None:
+    """Decide a request: automate, escalate, deny or needs_info, with who, why and by when.
+
+    Reads one JSON request from REQUEST.json, from standard input (-), or from --set fields. A
+    file of JSON Lines (one request per line) is a batch: one decision per line comes out.
+    Every decision is recorded in the decision log unless --no-log.
+
+    \b
+    Examples:
+      aios decide request.json
+      aios decide --set action=refund.issue --set amount=800 --set actor.kind=agent \\
+                  --set actor.id=billing-agent --set confidence=0.95 --format text
+      cat requests.jsonl | aios decide - > decisions.jsonl
+      aios decide request.json --at 2026-06-01 --explain
+    """
+    if settings and request_file:
+        raise click.UsageError("give a request file or --set fields, not both")
+    if ref and at:
+        raise click.UsageError("give --ref or --at, not both")
+    requests, batch = ([_from_settings(settings)], False) if settings else _read_requests(request_file)
+    moment = _moment(at, constitution, "--at") if at else None
+    loaded = Constitution.load(constitution, ref=ref, at=moment)
+    when = _moment(now, constitution, "--now") if now else moment or datetime.now(UTC)
+    decisions = [loaded.decide_dict(request, when, explain) for request in requests]
+    if not no_log:
+        from aios_policy.record.log import DecisionLog, default_log_path
+
+        with DecisionLog(Path(log_path) if log_path else default_log_path(constitution)) as log:
+            log.append_many([(decision, request if isinstance(request, dict) else {"invalid": request})
+                             for request, decision in zip(requests, decisions, strict=True)])
+    for decision in decisions:
+        if output_format == "text":
+            click.echo(decision_text(decision) + ("\n" if batch else ""))
+        else:
+            click.echo(decision_json(decision, pretty=not batch))
+
+
+@click.command(name="test")
+@constitution_option
+@ref_option
+@click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="N",
+              help="Fail when scenarios exercise less than N percent of the rules.")
+@format_option("text", "json")
+def test_command(constitution: str, ref: str | None, min_coverage: float | None, output_format: str) -> None:
+    """Run every scenario and report each failure with expected against actual.
+
+    Each scenario's request is decided at its own `at`. Coverage is reported in business terms:
+    rules no scenario exercised, thresholds no exercised rule compares with, escalation targets
+    never reached. Exits 1 on any failure or when coverage is below --min-coverage.
+
+    \b
+    Examples:
+      aios test
+      aios test --min-coverage 90
+      aios test --ref origin/main --format json
+    """
+    from aios_policy.analysis.scenarios import coverage, run
+
+    loaded = Constitution.load(constitution, ref=ref)
+    outcomes = run(loaded)
+    measured = coverage(loaded, outcomes)
+    failed = [o for o in outcomes if not o.passed]
+    too_low = min_coverage is not None and measured.percent < min_coverage
+    if output_format == "json":
+        click.echo(json.dumps({
+            "passed": len(outcomes) - len(failed), "failed": len(failed),
+            "failures": [{"scenario": o.scenario.id, "file": o.scenario.origin.file,
+                          "mismatches": [{"what": m.what, "expected": m.expected, "actual": m.actual}
+                                         for m in o.mismatches],
+                          "decision": o.decision} for o in failed],
+            "coverage": {"percent": round(measured.percent, 1), "rules": len(measured.rules),
+                         "untested_rules": measured.untested_rules,
+                         "untested_thresholds": measured.untested_thresholds,
+                         "untested_escalation_targets": measured.untested_roles},
+        }, indent=2, ensure_ascii=False))
+    else:
+        for outcome in failed:
+            click.echo(_failure_text(outcome))
+        click.echo(_coverage_text(measured))
+        click.echo(f"{len(outcomes)} scenarios: {len(outcomes) - len(failed)} passed, {len(failed)} failed")
+        if too_low:
+            click.echo(f"coverage {measured.percent:.1f}% is below the minimum {min_coverage:g}%")
+    sys.exit(1 if failed or too_low else 0)
+
+
+def _failure_text(outcome: Any) -> str:
+    scenario, decision = outcome.scenario, outcome.decision
+    lines = [f"FAIL {scenario.id} ({scenario.origin.file} at {scenario.origin.pointer}): {scenario.description}"]
+    for mismatch in outcome.mismatches:
+        lines.append(f"  {mismatch.what}: expected {_show(mismatch.expected)}, got {_show(mismatch.actual)}")
+    lines.append(f"  the engine said: {decision['summary']}")
+    lines.extend(f"    - {r['rule']} ({r['outcome']}): {r['text']}" for r in decision["reasons"][1:])
+    return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "nothing"
+    return "nothing" if value is None else str(value)
+
+
+def _coverage_text(measured: Any) -> str:
+    exercised = len(measured.rules) - len(measured.untested_rules)
+    lines = [f"coverage: {exercised} of {len(measured.rules)} rules exercised ({measured.percent:.1f}%)"]
+    for label, names in (("rules no scenario exercised", measured.untested_rules),
+                         ("thresholds no scenario exercised", measured.untested_thresholds),
+                         ("escalation targets no scenario reached", measured.untested_roles)):
+        if names:
+            lines.append(f"  {label}: {', '.join(names)}")
+    return "\n".join(lines)
+
+

@@ -1,0 +1,83 @@
+"""The checking pipeline, as a visible list of stages: read → parse → schema → cross-references →
+compile → lint. Every stage reports all it finds; nothing stops at the first problem.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from aios_policy import diagnostics as dx
+
+from . import compiler, crossref, lint
+from .load import Document, kind_of, load_documents
+from .model import CompiledConstitution, Provenance
+from .schema import check_documents
+from .source import Snapshot, read_directory, read_git_ref
+
+
+@dataclass
+class CheckResult:
+    """What validation found, and the compiled constitution when there were no errors."""
+
+    snapshot: Snapshot
+    documents: list[Document]
+    diagnostics: list[dx.Diagnostic]
+    constitution: CompiledConstitution | None
+
+    @property
+    def errors(self) -> list[dx.Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is dx.Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[dx.Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is dx.Severity.WARNING]
+
+
+def read(path: str | os.PathLike[str], ref: str | None = None) -> Snapshot:
+    """The constitution's files from a folder, or from a git ref of the repository holding it."""
+    return read_git_ref(path, ref) if ref else read_directory(path)
+
+
+@contextmanager
+def _without_collection() -> Iterator[None]:
+    """The pipeline makes hundreds of thousands of small objects and no garbage worth collecting
+    midway; pausing the cyclic collector saves a third of the time on a large constitution."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def check_snapshot(snapshot: Snapshot) -> CheckResult:
+    with _without_collection():
+        return _check(snapshot)
+
+
+def _check(snapshot: Snapshot) -> CheckResult:
+    documents, found = load_documents(snapshot)
+    schema_problems, broken = check_documents(documents)
+    found += schema_problems
+    valid = [d for d in documents if d.file not in broken]
+    parsed = {d.relative for d in documents}
+    everything = [*snapshot.files, *(u.path for u in snapshot.unreadable)]
+    unreadable = frozenset(filter(None, (kind_of(r) for r in everything if r not in parsed)))
+    found += crossref.check(documents, valid, unreadable)
+    provenance = Provenance(snapshot.commit, snapshot.ref, snapshot.dirty)
+    constitution, compile_problems = compiler.build(valid, provenance, unreadable)
+    found += compile_problems
+    if constitution is not None and not dx.has_errors(found):
+        found += lint.check(constitution, valid)
+    else:
+        constitution = None
+    return CheckResult(snapshot, documents, dx.sort(found), constitution)
+
+
+def check(path: str | os.PathLike[str], ref: str | None = None) -> CheckResult:
+    return check_snapshot(read(path, ref))

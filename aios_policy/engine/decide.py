@@ -1,0 +1,468 @@
+"""The decision engine: a request and a moment in, automate / escalate / deny / needs_info out.
+
+Pure: no I/O, no clock, no global state. `Engine(compiled)` prepares once (rules by action,
+confidence bars, people); `Engine.decide(request, now)` reads only its arguments. It fails closed:
+no matching rule, an unknown action, an unreadable request or any error while evaluating gives at
+least an escalation, never an automation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeGuard
+
+from aios_policy.constitution.conditions import EvaluationError, may_hold_for_action
+from aios_policy.constitution.dates import add_duration, parse_moment
+from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage
+from aios_policy.constitution.space import (
+    DOMAINS,
+    MISSING,
+    Interval,
+    contains,
+    field_values,
+    interval_text,
+    intervals,
+    numeric_points,
+    value_text,
+    with_field,
+)
+
+from .people import assign
+
+MAX_VARIED_FIELDS = 6
+
+
+@dataclass
+class Verdict:
+    """The outcome of the rules for one request, before people and deadlines are worked out."""
+
+    decision: str  # automate | escalate | deny
+    matched: list[Rule]
+    deciding: Rule | None
+    escalation: Escalation | None
+    safeguard: tuple[str, str | None, str] | None  # (rule name, policy, text) when no rule decides alone
+    errors: list[str]
+    missing: list[str] = field(default_factory=list)
+    results: dict[str, bool | str] = field(default_factory=dict)  # rule id -> matched, or why it failed
+    blocked: list[tuple[Rule, tuple[str, ...]]] = field(default_factory=list)  # false only for lack of fields
+
+    @property
+    def key(self) -> Outcome:
+        """What the outcome is, for comparing outcomes: the decision, who approves stage by stage, how
+        many approvals each stage needs, and what happens when nobody answers."""
+        return outcome_key(self.decision, self.escalation)
+
+
+Outcome = tuple[str, tuple[str, ...], tuple[int, ...], str]
+NEEDS_INFO: Outcome = ("needs_info", (), (), "")
+_TIMEOUT_RANK = {"approve": 0, "escalate": 1, "deny": 2, "": 1}
+
+
+def outcome_key(decision: str, escalation: Escalation | None) -> Outcome:
+    if escalation is None:
+        return decision, (), (), ""
+    return (decision, tuple(s.role for s in escalation.stages), tuple(s.approvals for s in escalation.stages),
+            escalation.on_timeout.then)
+
+
+class Engine:
+    """A compiled constitution prepared for deciding many requests."""
+
+    def __init__(self, constitution: CompiledConstitution) -> None:
+        self.constitution = constitution
+        self.manifest = constitution.manifest
+        # for each action, the rules that can hold for it (a rule guarded by `action = other` never can)
+        self.rules = {action: tuple(r for r in rules if may_hold_for_action(r.condition, action))
+                      for action, rules in constitution.rules_by_action.items()}
+        self.bars = {action: self._bar(action) for action in self.rules}
+        self.comparisons = {action: [c for rule in rules for c in rule.condition.comparisons()]
+                            for action, rules in self.rules.items()}
+        # for each action: the numeric fields its rules compare, and where they cut the number line
+        self.cuts = {action: {path: intervals(numeric_points(comparisons, path), DOMAINS.get(path))
+                              for path in sorted({c.path for c in comparisons if c.simple
+                                                  and numeric_points([c], c.path)})}
+                     for action, comparisons in self.comparisons.items()}
+        # the fields to look for before deciding whether tracking missing fields is worth it; None when
+        # a rule reads a field through a path we cannot look up directly (then we always track)
+        self.paths = {action: None if any(not c.simple for c in comparisons)
+                      else sorted({c.path for c in comparisons})
+                      for action, comparisons in self.comparisons.items()}
+        # for each action and path: the rules whose result can change with it (opaque rules always can)
+        self.readers = {action: {path: [r for r in rules if r.condition.opaque
+                                        or any(c.path == path for c in r.condition.comparisons())]
+                                 for path in {c.path for c in self.comparisons[action]}}
+                        for action, rules in self.rules.items()}
+        default = self.manifest.default_escalation
+        self.owner_escalation = {
+            policy.id: Escalation((Stage(policy.owner, 1, "confidence review"),), default.require, default.sla,
+                                  default.sla_threshold, default.on_timeout)
+            for policy in constitution.policies.values()}
+
+    def _bar(self, action: str) -> float:
+        bars = [p.min_confidence for p in self.constitution.policies.values()
+                if action in p.actions and p.min_confidence is not None]
+        return max([self.manifest.min_confidence, *bars])
+
+    # the outcome of the rules ------------------------------------------------------------------
+    def verdict(self, request: dict[str, Any], at: datetime, track_missing: bool = False,
+                base: Verdict | None = None, varied: str | None = None) -> Verdict:
+        """The outcome of the rules. With base and varied, only the rules that read the varied path
+        are evaluated again; the others keep their result from base (the counterfactual fast path)."""
+        action = request.get("action")
+        rules = self.rules.get(action) if isinstance(action, str) else None
+        if rules is None:
+            return self._default(f"no policy governs action `{action}`", [], [])
+        assert isinstance(action, str)  # only a text action finds rules
+        missing: list[str] | None = [] if track_missing else None
+        blocked: list[tuple[Rule, tuple[str, ...]]] = []
+        reuse = base is not None and bool(base.results)
+        results = dict(base.results) if reuse and base is not None else {}
+        # with no varied path, every rule is evaluated again (as .get(None, rules) gave)
+        for rule in self.readers[action].get(varied, rules) if reuse and varied is not None else rules:
+            if not rule.in_effect(at):
+                results[rule.id] = False
+                continue
+            before = len(missing) if missing is not None else 0
+            try:
+                results[rule.id] = rule.condition.evaluate(request, missing)
+            except EvaluationError as error:
+                results[rule.id] = f"rule `{rule.id}` could not be evaluated: {error}"
+            if missing is not None and results[rule.id] is False and len(missing) > before:
+                blocked.append((rule, tuple(dict.fromkeys(missing[before:]))))
+        matched = [rule for rule in rules if results[rule.id] is True]
+        errors = [result for rule in rules if isinstance(result := results[rule.id], str)]
+        verdict = self._strictest(request, matched, errors + self._currency_errors(request))
+        verdict.missing, verdict.results, verdict.blocked = missing or [], results, blocked
+        return verdict
+
+    def _currency_errors(self, request: dict[str, Any]) -> list[str]:
+        currency = request.get("currency")
+        if "amount" in request and currency is not None and currency != self.manifest.currency:
+            return [f"the amount is in `{currency}` but the constitution's limits are in "
+                    f"{self.manifest.currency}; convert it before asking"]
+        return []
+
+    def _strictest(self, request: dict[str, Any], matched: list[Rule], errors: list[str]) -> Verdict:
+        deny = next((r for r in matched if r.outcome == "deny"), None)
+        if deny is not None:
+            return Verdict("deny", matched, deny, None, None, errors)
+        escalations = [r for r in matched if r.outcome == "escalate"]
+        if escalations:
+            # the escalation reaching the highest authority wins; then the one with more approval stages
+            def reach(r: Rule) -> tuple[int, int, int]:
+                assert r.escalation is not None  # the policy schema requires an escalation with outcome escalate
+                return (max(self._authority(s.role) for s in r.escalation.stages),
+                        len(r.escalation.stages), -matched.index(r))
+
+            top = max(escalations, key=reach)
+            return Verdict("escalate", matched, top, top.escalation, None, errors)
+        if errors:
+            return self._default("an error made the outcome uncertain, so a person decides", matched, errors)
+        automate = next((r for r in matched if r.outcome == "automate"), None)
+        if automate is None:
+            return self._default("no rule covers this request", matched, errors)
+        actor = request.get("actor")
+        if isinstance(actor, dict) and actor.get("kind") == "agent":
+            bar, confidence = self.bars[request["action"]], request.get("confidence")
+            if not _is_number(confidence) or not confidence >= bar:
+                stated = "no confidence" if not _is_number(confidence) else f"confidence {confidence:g}"
+                text = f"the agent stated {stated}; automating needs at least {bar:g}, so the policy owner decides"
+                return Verdict("escalate", matched, None, self.owner_escalation[automate.policy],
+                               ("confidence", automate.policy, text), errors)
+        return Verdict("automate", matched, automate, None, None, errors)
+
+    def _default(self, text: str, matched: list[Rule], errors: list[str]) -> Verdict:
+        return Verdict("escalate", matched, None, self.manifest.default_escalation, ("default", None, text), errors)
+
+    def _authority(self, role: str) -> int:
+        found = self.constitution.roles.get(role)
+        return found.authority if found else -1
+
+    # the full decision -------------------------------------------------------------------------
+    def decide(self, request: dict[str, Any], now: datetime, explain: bool = False,
+               problems: list[str] | tuple[str, ...] = (), counterfactuals: bool = True) -> dict[str, Any]:
+        """The decision for request at now, as a dict following decision.schema.json (without id).
+
+        problems: why the request is malformed, found at the edge; such a request is escalated.
+        counterfactuals: False skips working out what would change the decision (the costliest part).
+        """
+        at = self._moment(request.get("at"), now)
+        if problems:
+            verdict = self._default("the request is malformed, so a person decides", [], list(problems))
+            at = now
+        elif at is None:
+            verdict = self._default("the request's time `at` cannot be read", [],
+                                    [f"`at` is `{request.get('at')}`, not a date or date-time"])
+            at = now
+        else:
+            verdict, at = self._judged(request, at, now)
+        missing = self._needed(request, at, verdict) if verdict.missing else []
+        decision = "needs_info" if missing else verdict.decision
+        escalation, routing = self._escalation(verdict, request, now) if decision == "escalate" else (None, [])
+        return {
+            "id": None,
+            "decided_at": now.isoformat(),
+            "request_id": request.get("id") if isinstance(request.get("id"), str) else None,
+            "action": request.get("action") if isinstance(request.get("action"), str) else "",
+            "decision": decision,
+            "summary": "",
+            "escalation": escalation,
+            "missing": missing,
+            "reasons": self._reasons(verdict) + [{"policy": None, "rule": "routing", "outcome": "escalate",
+                                                  "text": note} for note in routing],
+            "counterfactuals": (self._counterfactuals(request, at, verdict)
+                                if counterfactuals and not missing and not problems else []),
+            "obligations": self._obligations(verdict) if decision != "needs_info" else [],
+            "errors": list(verdict.errors),
+            "constitution": {"name": self.manifest.name, "commit": self.constitution.provenance.commit,
+                             "ref": self.constitution.provenance.ref, "dirty": self.constitution.provenance.dirty},
+            **({"trace": self._trace(request, at)} if explain else {}),
+        } | {"summary": self._summary(decision, verdict, missing, request, now)}
+
+    def _lacks_a_field(self, request: dict[str, Any]) -> bool:
+        """Whether some field the action's rules read is absent (only then is tracking worth its cost)."""
+        paths = self.paths.get(action) if isinstance(action := request.get("action"), str) else None
+        return paths is None or any(_lookup(request, path) is None for path in paths)
+
+    def _moment(self, value: Any, now: datetime) -> datetime | None:
+        if value is None:
+            return now
+        return parse_moment(value, self.manifest.timezone) if isinstance(value, str) else None
+
+    def _escalation(self, verdict: Verdict, request: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[str]]:
+        """The escalation with its stages resolved to people at now, and notes on any re-routing."""
+        escalation = verdict.escalation
+        assert escalation is not None  # every escalate verdict carries the escalation it routes to
+        actor = a if isinstance(a := request.get("actor"), dict) else {}
+        requester = actor.get("id") if actor.get("kind") == "human" else None
+        day = now.astimezone(self.manifest.timezone).date()
+        stages: list[dict[str, Any]] = []
+        notes: list[str] = []
+        named: set[str] = set()  # one person approves at one stage only, or two-person control is lost
+        for stage in escalation.stages:
+            assignment = assign(self.constitution, stage.role, day, requester, named, stage.approvals)
+            named.update(a.person.id for a in assignment.approvers)
+            notes.extend(assignment.notes)
+            stages.append({"name": stage.name, "role": assignment.role, "approvals": stage.approvals,
+                           "approvers": [a.to_json() for a in assignment.approvers]})
+        hours = self.manifest.business_hours
+        due = (add_duration(now, escalation.sla, self.manifest.timezone, hours.days, hours.start, hours.end,
+                            self.manifest.holidays).isoformat() if escalation.sla else None)
+        timeout = escalation.on_timeout
+        timeout_role = timeout.role
+        if timeout.then == "escalate" and timeout_role is None:
+            first = self.constitution.roles.get(stages[0]["role"])
+            timeout_role = first.reports_to if first and first.reports_to else stages[0]["role"]
+        return {"role": stages[0]["role"], "stages": stages, "require": escalation.require,
+                "sla": escalation.sla.text if escalation.sla else None, "due": due,
+                "on_timeout": {"then": timeout.then, "role": timeout_role if timeout.then == "escalate" else None},
+                }, list(dict.fromkeys(notes))
+
+    def _reasons(self, verdict: Verdict) -> list[dict[str, Any]]:
+        ordered = ([verdict.deciding] if verdict.deciding else []) + [r for r in verdict.matched
+                                                                       if r is not verdict.deciding]
+        reasons: list[dict[str, Any]] = [{"policy": r.policy, "rule": r.id, "outcome": r.outcome, "text": r.reason}
+                                         for r in ordered]
+        if verdict.safeguard:
+            name, policy, text = verdict.safeguard
+            reasons.insert(0, {"policy": policy, "rule": name, "outcome": "escalate", "text": text})
+        reasons.extend({"policy": None, "rule": "error", "outcome": "escalate", "text": e} for e in verdict.errors)
+        return reasons
+
+    def _obligations(self, verdict: Verdict) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for rule in verdict.matched:
+            if rule.outcome != verdict.decision or (verdict.safeguard and rule.outcome == "automate"):
+                continue
+            for obligation in rule.obligations:
+                entry = {"kind": obligation.kind, "role": obligation.role, "text": obligation.text, "rule": rule.id}
+                if entry not in found:
+                    found.append(entry)
+        return found
+
+    def _trace(self, request: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+        trace = []
+        action = request.get("action")
+        for rule in self.constitution.rules_by_action.get(action, ()) if isinstance(action, str) else ():
+            condition = rule.condition.describe()
+            if not rule.in_effect(at):
+                why, matched = f"not in effect at {at.isoformat()}", False
+            else:
+                try:
+                    matched = rule.condition.evaluate(request)
+                    why = f"{'matched' if matched else 'did not match'}: {condition}"
+                except EvaluationError as error:
+                    matched, why = False, f"could not be evaluated: {error}"
+            trace.append({"policy": rule.policy, "rule": rule.id, "matched": matched, "why": why})
+        return trace
+
+    # what the outcome depends on ---------------------------------------------------------------
+    def _variants(self, request: dict[str, Any], at: datetime, path: str) -> list[tuple[Any, Verdict]]:
+        action: Any = request.get("action")  # text: only a request whose action has rules lacks fields
+        comparisons = [c for c in self.comparisons.get(action, []) if c.path == path]
+        values = field_values(comparisons).get(path, [MISSING])
+        base = self.verdict(request, at)
+        return [(value, self.verdict(with_field(request, path, value), at, base=base, varied=path))
+                for value in values]
+
+    def _needed(self, request: dict[str, Any], at: datetime, verdict: Verdict,
+                words: bool = True) -> list[dict[str, Any]]:
+        """The missing fields whose value would change the outcome, with what each value leads to."""
+        needed = []
+        for path in list(dict.fromkeys(verdict.missing))[:MAX_VARIED_FIELDS]:
+            variants = self._variants(request, at, path)
+            if len({v.key for _, v in variants}) < 2:
+                continue
+            outcomes = self._outcomes_by_value(path, variants, request.get("action")) if words else []
+            needed.append({"field": path, "outcomes": outcomes})
+        # a stricter rule that needs several absent fields at once: varying one at a time cannot show it
+        asked = {entry["field"] for entry in needed}
+        for rule, fields in verdict.blocked:
+            rule_key = outcome_key(rule.outcome, rule.escalation)
+            if self._strictness(rule_key) <= self._strictness(verdict.key):
+                continue
+            for path in fields:
+                if path not in asked:
+                    asked.add(path)
+                    when = f"if rule `{rule.id}` applies (it reads {', '.join(fields)})"
+                    needed.append({"field": path, "outcomes": [{"when": when, "decision": self._outcome_text(rule_key)}]
+                                   if words else []})
+        return needed
+
+    def _judged(self, request: dict[str, Any], at: datetime, now: datetime) -> tuple[Verdict, datetime]:
+        """The verdict at the request's `at`; when some rule's effective dates differ between `at` and
+        now, the stricter of the two, so a back- or forward-dated request cannot dodge a rule in force."""
+        track = self._lacks_a_field(request)
+        verdict = self.verdict(request, at, track_missing=track)
+        action: Any = request.get("action")  # unchecked: whatever the request holds
+        rules = self.rules.get(action, ()) if isinstance(action, str) else ()
+        if at != now and any(r.in_effect(at) != r.in_effect(now) for r in rules):
+            other = self.verdict(request, now, track_missing=track)
+            if self._strictness(other.key) > self._strictness(verdict.key):
+                return other, now
+        return verdict, at
+
+    def _strictness(self, key: Outcome) -> tuple[int, int, int, int, int]:
+        decision, roles, approvals, timeout = key
+        return ({"automate": 0, "needs_info": 1, "escalate": 2, "deny": 3}[decision],
+                max((self._authority(r) for r in roles), default=0), len(roles), sum(approvals),
+                _TIMEOUT_RANK.get(timeout, 1))
+
+    def outcome(self, request: dict[str, Any], now: datetime) -> Outcome:
+        """Only what the decision would be (and, for escalations, to which roles, stage by stage):
+        no people, deadline or words. What the behavioural diff compares, cheaply."""
+        at = self._moment(request.get("at"), now)
+        if at is None:
+            return self._default("", [], []).key
+        verdict, at = self._judged(request, at, now)
+        if verdict.missing and self._needed(request, at, verdict, words=False):
+            return NEEDS_INFO
+        return verdict.key
+
+    def _outcomes_by_value(self, path: str, variants: list[tuple[Any, Verdict]], action: Any) -> list[dict[str, str]]:
+        if any(_is_number(v) for v, _ in variants):
+            by_value = {value: verdict.key for value, verdict in variants}
+            return [{"when": f"{path} {interval_text(interval, path, self.manifest.currency)}",
+                     "decision": self._outcome_text(key)}
+                    for interval, key in self._ranges(path, action, by_value.get)]
+        grouped: dict[Outcome, list[str]] = {}
+        for value, verdict in variants:
+            if value is not MISSING:
+                grouped.setdefault(verdict.key, []).append(value_text(value))
+        return [{"when": f"{path} is {' or '.join(values)}", "decision": self._outcome_text(key)}
+                for key, values in grouped.items()]
+
+    def _ranges(self, path: str, action: Any, key_of: Callable[[float], Any]) -> list[tuple[Interval, Any]]:
+        """The number line of path cut where the rules cut it, merged where key_of gives the same outcome."""
+        merged: list[tuple[Interval, Any]] = []
+        for interval in intervals(numeric_points(self.comparisons.get(action, []), path), DOMAINS.get(path)):
+            key = key_of(interval.example)
+            if key is None:
+                continue
+            if merged and merged[-1][1] == key:
+                merged[-1] = (merged[-1][0].joined(interval), key)
+            else:
+                merged.append((interval, key))
+        return merged
+
+    def _counterfactuals(self, request: dict[str, Any], at: datetime, verdict: Verdict) -> list[str]:
+        """What would change the decision: the nearest number ranges with another outcome."""
+        action = request.get("action")
+        if not isinstance(action, str) or action not in self.rules:
+            return []
+        sentences: list[str] = []
+        if verdict.safeguard and verdict.safeguard[0] == "confidence":
+            sentences.append(f"would automate with confidence {self.bars[action]:g} or higher")
+        numeric = [(path, cuts) for path, cuts in self.cuts[action].items() if _is_number(_lookup(request, path))]
+        for path, cuts in numeric[:3]:
+            sentences.extend(self._nearest_changes(request, at, verdict, path, cuts))
+        return sentences
+
+    def _nearest_changes(self, request: dict[str, Any], at: datetime, verdict: Verdict, path: str,
+                         cuts: list[Interval]) -> list[str]:
+        """Below and above the current value of path: the first range with another outcome."""
+        current = _lookup(request, path)
+        here = next((i for i, interval in enumerate(cuts) if contains(interval, current)), None)
+        if here is None:
+            return []
+
+        def key_at(index: int) -> Outcome:
+            return self.verdict(with_field(request, path, cuts[index].example), at, base=verdict, varied=path).key
+
+        sentences = []
+        for step in (-1, 1):  # walk away from the current value to the first other outcome
+            index = here + step
+            # a change of who decides or what is decided, not only of the timeout or approval count
+            while 0 <= index < len(cuts) and (key := key_at(index))[:2] == verdict.key[:2]:
+                index += step
+            if not 0 <= index < len(cuts):
+                continue
+            span = cuts[index]
+            while 0 <= index + step < len(cuts) and key_at(index + step) == key:
+                index += step
+                span = span.joined(cuts[index]) if step > 0 else cuts[index].joined(span)
+            subject = "" if path == "amount" else f"with {path} "
+            sentences.append(f"would {self._outcome_text(key)} {subject}"
+                             f"{interval_text(span, path, self.manifest.currency)}")
+        return sentences
+
+    def _outcome_text(self, key: Outcome) -> str:
+        decision, roles, approvals, timeout = key
+        if decision == "escalate":
+            titles = [(self.constitution.roles[r].title if r in self.constitution.roles else r)
+                      + (f" ({n} approvals)" if n > 1 else "") for r, n in zip(roles, approvals, strict=True)]
+            then = {"approve": " (approved if nobody answers in time)",
+                    "deny": " (denied if nobody answers in time)"}.get(timeout, "")
+            return "escalate to the " + " then the ".join(titles) + then
+        return {"automate": "automate", "deny": "be denied", "needs_info": "need more facts"}[decision]
+
+    def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],
+                 now: datetime) -> str:
+        action = request.get("action") if isinstance(request.get("action"), str) else "the request"
+        if decision == "needs_info":
+            fields = ", ".join(f"`{m['field']}`" for m in missing)
+            return f"{action}: needs {fields} before it can be decided."
+        if verdict.safeguard:
+            reason = verdict.safeguard[2].rstrip(".")
+        else:
+            assert verdict.deciding is not None  # a verdict without a safeguard always has a deciding rule
+            reason = verdict.deciding.reason.rstrip(".")
+        rule = f" (rule `{verdict.deciding.id}`)" if verdict.deciding else ""
+        if decision == "escalate":
+            title = self._outcome_text(verdict.key).removeprefix("escalate to the ")
+            return f"{action}: escalated to the {title}{rule}: {reason}."
+        return f"{action}: {'automated' if decision == 'automate' else 'denied'}{rule}: {reason}."
+
+
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _lookup(request: dict[str, Any], path: str) -> Any:
+    value: Any = request
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value

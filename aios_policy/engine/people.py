@@ -1,0 +1,91 @@
+"""Who approves: a role's people on a given day, with delegates for those away, never the requester.
+
+Pure functions over the compiled org chart. A role nobody can take (everyone away without a
+delegate, or only the requester) passes to the role it reports to; the top role is the last resort,
+so a chain never dead-ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from aios_policy.constitution.model import CompiledConstitution, Person
+
+
+@dataclass(frozen=True)
+class Approver:
+    person: Person
+    covering_for: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.person.id, "name": self.person.name, "email": self.person.email,
+                "handles": dict(sorted(self.person.handles.items())), "covering_for": self.covering_for}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The role that ends up approving, its approvers, and why it moved if it did."""
+
+    role: str
+    approvers: tuple[Approver, ...]
+    notes: tuple[str, ...]
+
+
+def away(person: Person, day: date) -> str | None:
+    """The delegate's id when the person is away that day, else None."""
+    for absence in person.out_of_office:
+        if absence.first_day <= day <= absence.last_day:
+            return absence.delegate
+    return None
+
+
+def holders(constitution: CompiledConstitution, role: str) -> list[Person]:
+    return [p for p in constitution.people.values() if role in p.roles]
+
+
+def _available(constitution: CompiledConstitution, role: str, day: date, excluded: set[str]) -> list[Approver]:
+    chosen: dict[str, Approver] = {}
+    for person in holders(constitution, role):
+        current, covering, seen = person, None, set()
+        while (delegate := away(current, day)) and delegate in constitution.people and current.id not in seen:
+            seen.add(current.id)
+            covering = covering or person.id
+            current = constitution.people[delegate]
+        if away(current, day):
+            continue  # the delegate chain ends with someone away too
+        if current.id not in excluded and current.id not in chosen:
+            chosen[current.id] = Approver(current, covering)
+    return list(chosen.values())
+
+
+def assign(constitution: CompiledConstitution, role: str, day: date, requester: str | None,
+           named: set[str] | frozenset[str] = frozenset(), needed: int = 1) -> Assignment:
+    """The approvers of role on day: never the requester, nobody already named at an earlier stage,
+    and at least `needed` of them, moving up reports_to until there are."""
+    notes: list[str] = []
+    excluded = set(named) | ({requester} if requester else set())
+    current, visited = role, set()
+    while current in constitution.roles and current not in visited:
+        visited.add(current)
+        approvers = _available(constitution, current, day, excluded)
+        if len(approvers) >= needed:
+            return Assignment(current, tuple(approvers), tuple(notes))
+        manager = constitution.roles[current].reports_to
+        title = constitution.roles[current].title
+        people = holders(constitution, current)
+        reason = ("only the requester holds it" if people and all(p.id == requester for p in people)
+                  else "its people already approve at an earlier stage" if people and any(p.id in named for p in people)
+                  else f"fewer than {needed} of its people are available" if needed > 1 and approvers
+                  else "nobody who holds it is available")
+        if manager is None or manager not in constitution.roles:
+            break
+        notes.append(f"{title} passed to {constitution.roles[manager].title}: {reason}")
+        current = manager
+    # the top of the chain: its people even if away, still never the requester
+    last = [Approver(p, None) for p in holders(constitution, current) if p.id not in excluded]
+    if last:
+        notes.append(f"nobody else can approve, so {constitution.roles[current].title} decides even while away")
+        return Assignment(current, tuple(last), tuple(notes))
+    notes.append("separation of duties cannot be kept: the requester holds the top role and nobody else can approve")
+    return Assignment(current, tuple(Approver(p, None) for p in holders(constitution, current)), tuple(notes))

@@ -1,0 +1,560 @@
+"""The decision log: every decision, and every resolution of an escalation, appended to one SQLite file.
+
+Entries form one hash chain. Each stores the hash of the entry before it and a SHA-256 over that hash
+and its own fields, so an edited entry no longer matches its hash and a removed or reordered one breaks
+the link to its neighbour; `verify` recomputes the chain and names every break.
+
+sqlite3 has its home here. The clock does not: callers pass the time a resolution is made.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aios_policy.diagnostics import did_you_mean
+from aios_policy.errors import AiosError
+
+FORMAT = "aios-decision-log"
+SCHEMA_VERSION = 1
+GENESIS = "0" * 64
+BUSY_TIMEOUT_SECONDS = 10
+OUTCOMES = ("automate", "escalate", "deny", "needs_info")
+ESCALATION_STATES = ("pending", "approved", "denied")
+STATUSES = (*ESCALATION_STATES, *OUTCOMES)
+RESOLUTIONS = ("approve", "deny")
+
+# What an entry's hash covers, in this order, after the previous entry's hash. Never reorder: old logs
+# would stop verifying. A new field goes at the end, with a new SCHEMA_VERSION.
+HASHED_FIELDS = ("seq", "kind", "decision_id", "at", "action", "outcome", "actor_id", "actor_kind",
+                 "constitution_commit", "request", "decision", "resolved_by", "note")
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS aios_log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS entries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,           -- 'decision' or 'resolution'
+        decision_id TEXT NOT NULL,    -- the decision, or the decision a resolution resolves
+        at TEXT NOT NULL,             -- decided_at, or when the resolution was made (RFC 3339)
+        action TEXT,
+        outcome TEXT NOT NULL,        -- automate, escalate, deny, needs_info; or approve, deny
+        actor_id TEXT,
+        actor_kind TEXT,
+        constitution_commit TEXT,
+        request TEXT,                 -- canonical JSON (decisions only)
+        decision TEXT,                -- canonical JSON (decisions only)
+        resolved_by TEXT,             -- resolutions only
+        note TEXT,                    -- resolutions only
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL)""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS one_entry_per_decision ON entries (decision_id) WHERE kind = 'decision'",
+    "CREATE INDEX IF NOT EXISTS resolutions_of_decision ON entries (decision_id, seq) WHERE kind = 'resolution'",
+)
+
+T = TypeVar("T")
+
+
+class LogError(AiosError):
+    """The decision log cannot be read or written, or a resolution is refused."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A person's answer to an escalation, and the escalation's status once it was recorded."""
+
+    decision_id: str
+    outcome: str
+    by: str
+    note: str
+    at: datetime
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"decision_id": self.decision_id, "outcome": self.outcome, "by": self.by, "note": self.note,
+                "at": self.at.isoformat(), "status": self.status}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A logged decision with its resolutions. `status` is pending/approved/denied for an escalation,
+    else the outcome itself."""
+
+    seq: int
+    id: str
+    decided_at: str
+    action: str
+    outcome: str
+    actor: str | None
+    actor_kind: str | None
+    commit: str | None
+    request: dict[str, Any]
+    decision: dict[str, Any]
+    resolutions: tuple[Resolution, ...]
+    status: str
+
+    @property
+    def awaiting(self) -> list[dict[str, Any]]:
+        """The approvers whose approval would still count (none once the escalation is settled)."""
+        return _progress_of(self).awaiting() if self.status == "pending" else []
+
+    def to_json(self, full: bool = True) -> dict[str, Any]:
+        brief = {"seq": self.seq, "id": self.id, "decided_at": self.decided_at, "action": self.action,
+                 "outcome": self.outcome, "status": self.status,
+                 "actor": {"id": self.actor, "kind": self.actor_kind}, "commit": self.commit,
+                 "resolutions": [r.to_json() for r in self.resolutions]}
+        return {**brief, "request": self.request, "decision": self.decision} if full else brief
+
+
+@dataclass(frozen=True)
+class Break:
+    """Where the chain does not hold: the entry and what is wrong with it."""
+
+    seq: int
+    decision_id: str | None
+    kind: str
+    problem: str
+
+    def render(self) -> str:
+        what = f" ({self.kind} of `{self.decision_id}`)" if self.kind == "resolution" else (
+            f" (decision `{self.decision_id}`)" if self.decision_id else "")
+        return f"entry {self.seq}{what}: {self.problem}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "decision_id": self.decision_id, "kind": self.kind, "problem": self.problem}
+
+
+def default_log_path(constitution: str | os.PathLike[str]) -> Path:
+    """`.aios/decisions.sqlite` in the folder that holds the constitution folder."""
+    folder = Path(constitution)
+    if folder.name in ("", ".."):  # `.` or `..`: name the folder, so the log is beside it, not inside it
+        folder = folder.resolve()
+    return folder.parent / ".aios" / "decisions.sqlite"
+
+
+def canonical_json(value: Any) -> str:
+    """The one text of a JSON value: sorted keys, no spaces, non-ASCII escaped (so even a lone
+    surrogate in a hostile request is stored, and hashed, as the request sent it)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """SHA-256 over the previous entry's hash and this entry's fields, in HASHED_FIELDS order."""
+    payload = json.dumps([fields[name] for name in HASHED_FIELDS], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}{payload}".encode()).hexdigest()
+
+
+@contextmanager
+def _sqlite_errors(path: Path) -> Iterator[None]:
+    """SQLite's failures as one clear line about the file, never a traceback."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise  # a constraint we rely on was broken by our own code: a bug, not the user's doing
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise LogError(f"decision log `{path}` is locked by another process (waited {BUSY_TIMEOUT_SECONDS} s)",
+                           "try again in a moment") from error
+        raise LogError(f"cannot use decision log `{path}`: {error}",
+                       "check that the file and its folder exist and are writable") from error
+    except sqlite3.DatabaseError as error:
+        raise LogError(f"`{path}` is not an aios decision log: {error}",
+                       "pass --log PATH to a decision log, or move this file away to start a new one") from error
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(self: DecisionLog, *args: Any, **kwargs: Any) -> T:
+        with _sqlite_errors(self.path):
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+class DecisionLog:
+    """An append-only, hash-chained log of decisions and resolutions in one SQLite file.
+
+    Safe with several writers in several processes: each append reads the last hash and inserts inside
+    one `BEGIN IMMEDIATE` transaction, so no two entries ever chain to the same predecessor.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise LogError(f"no decision log at `{self.path}`",
+                           "decisions are logged by `aios decide`; pass --log PATH")
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise LogError(f"cannot create the folder of decision log `{self.path}`: {error.strerror}",
+                               "pass --log PATH to a writable place") from error
+        with _sqlite_errors(self.path):
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            try:
+                self._open(create)
+            except BaseException:
+                self._db.close()
+                raise
+
+    def _open(self, create: bool) -> None:
+        self._db.row_factory = sqlite3.Row
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "aios_log_meta" not in tables and (tables or not create):
+            raise LogError(f"`{self.path}` is not an aios decision log",
+                           "pass --log PATH to a decision log, or move this file away to start a new one")
+        self._use_wal()
+        if "aios_log_meta" not in tables:
+            with self._transaction():
+                for statement in _SCHEMA:
+                    self._db.execute(statement)
+                self._db.executemany("INSERT OR IGNORE INTO aios_log_meta (key, value) VALUES (?, ?)",
+                                     [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION))])
+        self._check_meta()
+
+    def _use_wal(self) -> None:
+        """Write-ahead logging, so readers never wait for writers. Switching a new file to it takes a lock
+        SQLite does not wait for (several processes may create the log at once), so retry until the timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")  # a no-op once the file is in WAL mode
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _check_meta(self) -> None:
+        meta = dict(self._db.execute("SELECT key, value FROM aios_log_meta").fetchall())
+        if meta.get("format") != FORMAT:
+            raise LogError(f"`{self.path}` is not an aios decision log",
+                           "pass --log PATH to a decision log, or move this file away to start a new one")
+        if meta.get("schema_version") != str(SCHEMA_VERSION):
+            raise LogError(f"decision log `{self.path}` has schema version {meta.get('schema_version')}; "
+                           f"this aios-policy reads version {SCHEMA_VERSION}",
+                           "use the aios-policy release that wrote it")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> DecisionLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction that holds the write lock from its first statement."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._db.in_transaction:  # SQLite rolls back by itself after some failures
+                self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _insert(self, *rows: Mapping[str, Any]) -> list[int]:
+        """Chain entries to the last one, one INSERT each (the hash is known before the row is written).
+        Call inside _transaction()."""
+        last = self._db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        used = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'").fetchone()
+        seq = max(last["seq"] if last else 0, used["seq"] if used else 0)
+        prev_hash = last["hash"] if last else GENESIS
+        names = [name for name in HASHED_FIELDS if name != "seq"]
+        sql = (f"INSERT INTO entries (seq, {', '.join(names)}, prev_hash, hash) "
+               f"VALUES (?, {', '.join('?' * len(names))}, ?, ?)")
+        seqs = []
+        for fields in rows:
+            seq += 1
+            digest = entry_hash(prev_hash, {**fields, "seq": seq})
+            self._db.execute(sql, [seq, *(fields[name] for name in names), prev_hash, digest])
+            seqs.append(seq)
+            prev_hash = digest
+        # the head of the chain, kept apart, so removing the newest entries shows too
+        self._db.execute("INSERT OR REPLACE INTO aios_log_meta (key, value) VALUES ('head', ?)",
+                         (f"{seq}:{prev_hash}",))
+        return seqs
+
+    @_guarded
+    def append(self, decision: Mapping[str, Any], request: Mapping[str, Any]) -> int:
+        """Log a decision and the request it answered; returns its sequence number."""
+        return self.append_many([(decision, request)])[0]
+
+    @_guarded
+    def append_many(self, pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> list[int]:
+        """Log several decisions in one transaction (all or none); their sequence numbers, in order."""
+        rows = [_decision_fields(decision, request) for decision, request in pairs]
+        ids = [fields["decision_id"] for fields in rows]
+        with self._transaction():
+            known = None
+            for start in range(0, len(ids), 500):  # SQLite bounds the number of parameters
+                chunk = ids[start:start + 500]
+                known = known or self._db.execute(
+                    f"SELECT decision_id FROM entries WHERE kind = 'decision' AND decision_id IN "
+                    f"({', '.join('?' * len(chunk))})", chunk).fetchone()
+            counts = Counter(ids)
+            repeated = known[0] if known else next((i for i in ids if counts[i] > 1), None)
+            if repeated is not None:
+                raise LogError(f"decision `{repeated}` is already in the decision log",
+                               "every decision is logged once, under its own id")
+            return self._insert(*rows)
+
+    @_guarded
+    def resolve(self, decision_id: str, outcome: str, by: str, note: str, at: datetime) -> Resolution:
+        """Record a named approver's answer to an escalation; refused with a LogError saying who may."""
+        if outcome not in RESOLUTIONS:
+            raise ValueError(f"outcome must be one of {RESOLUTIONS}, not {outcome!r}")
+        if at.tzinfo is None:
+            raise ValueError("the time of a resolution must carry its time zone")
+        with self._transaction():
+            entry = self._get(decision_id)
+            _refuse_unless_resolvable(entry, outcome, by)
+            self._insert({"kind": "resolution", "decision_id": entry.id, "at": at.isoformat(),
+                          "action": entry.action, "outcome": outcome, "actor_id": None, "actor_kind": None,
+                          "constitution_commit": None, "request": None, "decision": None,
+                          "resolved_by": by, "note": note})
+            return self._get(decision_id).resolutions[-1]
+
+    @_guarded
+    def entries(self, limit: int = 50, action: str | None = None, status: str | None = None) -> list[Entry]:
+        """Logged decisions, newest first, optionally of one action and one status."""
+        if status is not None and status not in STATUSES:
+            raise LogError(f"unknown status `{status}`",
+                           did_you_mean(status, STATUSES) or f"one of {', '.join(STATUSES)}")
+        sql, parameters = "SELECT * FROM entries WHERE kind = 'decision'", []
+        if action is not None:
+            sql, parameters = f"{sql} AND action = ?", [action]
+        if status is not None:
+            sql += " AND outcome = ?"
+            parameters.append("escalate" if status in ESCALATION_STATES else status)
+        found: list[Entry] = []
+        for row in self._db.execute(f"{sql} ORDER BY seq DESC", parameters):
+            if len(found) >= limit:
+                break
+            entry = self._entry(row)
+            if status is None or entry.status == status or status == "escalate":
+                found.append(entry)
+        return found
+
+    def logged_requests(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(decision id, decided at, request) of every logged decision, oldest first, streamed."""
+        rows = self._db.execute("SELECT decision_id, at, request FROM entries WHERE kind = 'decision' ORDER BY seq")
+        for decision_id, at, request in rows:
+            try:
+                yield decision_id, at, json.loads(request)
+            except (TypeError, ValueError):
+                continue  # a row that is not JSON any more: `aios log verify` reports it
+
+    @_guarded
+    def get(self, decision_id: str) -> Entry:
+        """One logged decision with its resolutions; LogError with a did-you-mean when unknown."""
+        return self._get(decision_id)
+
+    @_guarded
+    def count(self) -> int:
+        """How many entries (decisions and resolutions) the log holds."""
+        return int(self._db.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    @_guarded
+    def verify(self) -> list[Break]:
+        """Recompute the chain; every entry that was edited, or follows a removed or moved one, is a Break."""
+        breaks: list[Break] = []
+        expected, last_seq = GENESIS, 0
+        for row in self._db.execute("SELECT * FROM entries ORDER BY seq"):
+            if row["prev_hash"] != expected:
+                breaks.append(_break(row, "its prev_hash does not match the entry before it: "
+                                          "an entry was removed or reordered"))
+            if row["hash"] != entry_hash(row["prev_hash"], row):
+                breaks.append(_break(row, "its hash does not match its contents: the entry was edited"))
+            expected, last_seq = row["hash"], row["seq"]
+        head = self._db.execute("SELECT value FROM aios_log_meta WHERE key = 'head'").fetchone()
+        if head is not None and head["value"] != f"{last_seq}:{expected}":
+            recorded = head["value"].split(":")[0]
+            breaks.append(Break(last_seq, None, "decision",
+                                f"the log's head names entry {recorded}, but the chain ends at entry {last_seq}: "
+                                "the newest entries were removed or the last one replaced"))
+        highest = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'").fetchone()
+        if highest is not None and highest["seq"] > last_seq:
+            breaks.append(Break(last_seq + 1, None, "decision",
+                                f"missing: the log once reached entry {highest['seq']}, so the entries "
+                                f"after {last_seq} were removed"))
+        return breaks
+
+    def _decision_row(self, decision_id: str) -> sqlite3.Row | None:
+        return self._db.execute("SELECT * FROM entries WHERE kind = 'decision' AND decision_id = ?",
+                                (decision_id,)).fetchone()
+
+    def _get(self, decision_id: str) -> Entry:
+        row = self._decision_row(decision_id)
+        if row is None:
+            known = [r[0] for r in self._db.execute("SELECT decision_id FROM entries WHERE kind = 'decision'")]
+            raise LogError(f"no decision `{decision_id}` in the decision log `{self.path}`",
+                           did_you_mean(decision_id, known) or "`aios log list` shows the latest decisions")
+        return self._entry(row)
+
+    def _entry(self, row: sqlite3.Row) -> Entry:
+        request, decision = _json_of(row, "request"), _json_of(row, "decision")
+        stages = _stages(decision)
+        progress = _Progress(stages)
+        resolutions = []
+        for r in self._db.execute("SELECT * FROM entries WHERE kind = 'resolution' AND decision_id = ? "
+                                  "ORDER BY seq", (row["decision_id"],)):
+            progress.record(r["outcome"], r["resolved_by"])
+            resolutions.append(Resolution(r["decision_id"], r["outcome"], r["resolved_by"], r["note"],
+                                          _moment(r), progress.status))
+        return Entry(row["seq"], row["decision_id"], row["at"], row["action"], row["outcome"], row["actor_id"],
+                     row["actor_kind"], row["constitution_commit"], request, decision, tuple(resolutions),
+                     progress.status if row["outcome"] == "escalate" else row["outcome"])
+
+
+def _break(row: sqlite3.Row, problem: str) -> Break:
+    return Break(row["seq"], row["decision_id"], row["kind"], problem)
+
+
+def _moment(row: sqlite3.Row) -> datetime:
+    try:
+        return datetime.fromisoformat(row["at"])
+    except (TypeError, ValueError) as error:
+        raise LogError(f"entry {row['seq']} of the decision log holds no valid time",
+                       "run `aios log verify`: the entry was probably edited") from error
+
+
+def _json_of(row: sqlite3.Row, column: str) -> dict[str, Any]:
+    try:
+        value = json.loads(row[column])
+    except (TypeError, ValueError) as error:
+        raise LogError(f"entry {row['seq']} of the decision log holds no valid {column} JSON",
+                       "run `aios log verify`: the entry was probably edited") from error
+    if not isinstance(value, dict):
+        raise LogError(f"entry {row['seq']} of the decision log holds no valid {column} JSON",
+                       "run `aios log verify`: the entry was probably edited")
+    return value
+
+
+def _decision_fields(decision: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored fields of a decision entry, all but seq."""
+    missing = [key for key in ("id", "decided_at", "action", "decision") if not isinstance(decision.get(key), str)]
+    if missing:
+        raise ValueError(f"a decision to log needs text in {missing}")
+    actor = a if isinstance(a := request.get("actor"), Mapping) else {}  # invalid requests are logged too
+    constitution = c if isinstance(c := decision.get("constitution"), Mapping) else {}
+    return {"kind": "decision", "decision_id": decision["id"], "at": decision["decided_at"],
+            "action": _text(decision["action"]), "outcome": decision["decision"], "actor_id": _text(actor.get("id")),
+            "actor_kind": _text(actor.get("kind")), "constitution_commit": _text(constitution.get("commit")),
+            "request": canonical_json(request), "decision": canonical_json(decision),
+            "resolved_by": None, "note": None}
+
+
+def _text(value: Any) -> str | None:
+    """A column's value as SQLite will give it back: text or NULL (a number in a TEXT column comes back as
+    text, and would no longer match its hash)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate becomes \\udxxx
+    return None if value is None else canonical_json(value)
+
+
+def _stages(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
+    escalation = decision.get("escalation") if decision.get("decision") == "escalate" else None
+    return list(escalation.get("stages") or []) if isinstance(escalation, Mapping) else []
+
+
+def _approver_ids(stage: Mapping[str, Any]) -> list[str]:
+    return [approver["id"] for approver in stage.get("approvers") or []]
+
+
+class _Progress:
+    """An escalation's approvals so far. An approval counts for the first stage that still needs one and
+    that names its giver; one deny by a named approver ends the escalation as denied."""
+
+    def __init__(self, stages: Sequence[Mapping[str, Any]]) -> None:
+        self.stages = stages
+        self.needed = [int(stage.get("approvals", 1)) for stage in stages]
+        self.denied = False
+        self.resolved_by: list[str] = []
+
+    def stage_for(self, person: str) -> int | None:
+        """The stage an approval by `person` would count for now, if any."""
+        for index, stage in enumerate(self.stages):
+            if self.needed[index] > 0 and person in _approver_ids(stage):
+                return index
+        return None
+
+    def record(self, outcome: str, person: str) -> None:
+        self.resolved_by.append(person)
+        if outcome == "deny":
+            self.denied = True
+        elif (index := self.stage_for(person)) is not None:
+            self.needed[index] -= 1
+
+    @property
+    def status(self) -> str:
+        if self.denied:
+            return "denied"
+        return "approved" if self.stages and all(n <= 0 for n in self.needed) else "pending"
+
+    def named(self) -> list[dict[str, Any]]:
+        """Every approver the decision named who has not resolved it yet, in stage order."""
+        seen = set(self.resolved_by)
+        found = []
+        for stage in self.stages:
+            for approver in stage.get("approvers") or []:
+                if approver["id"] not in seen:
+                    seen.add(approver["id"])
+                    found.append(approver)
+        return found
+
+    def awaiting(self) -> list[dict[str, Any]]:
+        """The named approvers whose approval would still count."""
+        return [a for a in self.named() if self.stage_for(a["id"]) is not None]
+
+
+def _progress_of(entry: Entry) -> _Progress:
+    progress = _Progress(_stages(entry.decision))
+    for resolution in entry.resolutions:
+        progress.record(resolution.outcome, resolution.by)
+    return progress
+
+
+_PAST = {"approve": "approved", "deny": "denied"}
+
+
+def _people(approvers: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(f"`{a['id']}` ({a['name']})" for a in approvers) or "nobody"
+
+
+def _refuse_unless_resolvable(entry: Entry, outcome: str, by: str) -> None:
+    """Raise a LogError naming the decision and who may resolve it, unless `by` may record `outcome`."""
+    if entry.outcome != "escalate":
+        raise LogError(f"decision `{entry.id}` is `{entry.outcome}`, not an escalation: there is nothing to resolve",
+                       f"`aios log show {entry.id}` shows it")
+    progress = _progress_of(entry)
+    if progress.status != "pending":
+        history = ", ".join(f"`{r.by}` {_PAST[r.outcome]}" for r in entry.resolutions)
+        raise LogError(f"decision `{entry.id}` is already {progress.status} ({history})",
+                       "a settled escalation takes no more resolutions: nobody may resolve it")
+    who = f"who may resolve it: {_people(progress.named())}"
+    if not any(by in _approver_ids(stage) for stage in progress.stages):
+        raise LogError(f"`{by}` may not resolve decision `{entry.id}`: not one of the approvers it named", who)
+    if by in progress.resolved_by:
+        earlier = next(r for r in entry.resolutions if r.by == by)
+        raise LogError(f"`{by}` already resolved decision `{entry.id}` ({earlier.outcome}, "
+                       f"{earlier.at.isoformat()})", who)
+    if outcome == "approve" and progress.stage_for(by) is None:
+        raise LogError(f"the approval of `{by}` is not needed for decision `{entry.id}`: "
+                       "their stages already have their approvals",
+                       f"who may still approve it: {_people(progress.awaiting())}; `{by}` may still deny it")
