@@ -161,7 +161,8 @@ class _Compiler:
             bar, bar_threshold = self.confidence(document, "/min_confidence", data.get("min_confidence"))
             policies.setdefault(data["id"], Policy(
                 data["id"], data["title"], data["owner"], data["summary"], tuple(data["actions"]),
-                tuple(data.get("synonyms", [])), bar, bar_threshold, rules, Origin(document.file, "")))
+                tuple(data.get("synonyms", [])), bar, bar_threshold, rules, Origin(document.file, ""),
+                data.get("topic")))
         return policies
 
     def rule(self, document: Document, policy: dict[str, Any], index: int, raw: dict[str, Any]) -> Rule | None:
@@ -194,7 +195,8 @@ class _Compiler:
             sops.setdefault(data["id"], Sop(
                 data["id"], data["title"], data["owner"], data["summary"], data["trigger"],
                 tuple(data.get("questions", [])), tuple(data.get("synonyms", [])), sla,
-                tuple(data.get("policies", [])), tuple(steps), Origin(document.file, "")))
+                tuple(data.get("policies", [])), tuple(steps), Origin(document.file, ""),
+                data.get("topic")))
         return sops
 
     def scenarios(self) -> list[Scenario]:

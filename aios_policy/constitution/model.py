@@ -122,6 +122,7 @@ class Policy:
     min_confidence_threshold: str | None
     rules: tuple[Rule, ...]
     origin: Origin
+    topic: str | None = None  # a short heading the handbook groups by, e.g. Refunds and chargebacks
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Sop:
     policies: tuple[str, ...]
     steps: tuple[Step, ...]
     origin: Origin
+    topic: str | None = None  # a short heading the handbook groups by, e.g. Refunds and chargebacks
 
 
 @dataclass(frozen=True)
