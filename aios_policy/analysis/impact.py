@@ -11,8 +11,8 @@ from typing import Any
 from aios_policy.constitution.dates import parse_moment
 from aios_policy.engine.decide import Engine
 from aios_policy.engine.facade import Constitution
-
-from .regions import Key, label, risk
+from aios_policy.engine.outcome import Outcome, risk
+from aios_policy.words.outcome import outcome_text
 
 EXAMPLES_PER_TRANSITION = 3
 
@@ -53,7 +53,7 @@ def scenario_changes(base: Constitution, head: Constitution) -> list[ScenarioCha
             continue
         previous = before.get(scenario.id)
         updated = previous is None or previous.expect != scenario.expect
-        found.append(ScenarioChange(scenario.id, scenario.origin.file, label(old), label(new),
+        found.append(ScenarioChange(scenario.id, scenario.origin.file, outcome_text(old), outcome_text(new),
                                     risk(old, new, _authority(base.engine), _authority(head.engine)), updated))
     return found
 
@@ -93,7 +93,7 @@ def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str
             continue
         result.changed += 1
         action = a if isinstance(a := request.get("action"), str) else "(no action)"
-        transition = f"{label(old)} → {label(new)}"
+        transition = f"{outcome_text(old)} → {outcome_text(new)}"
         result.transitions[action][transition] += 1
         kept = result.examples[action][transition]
         if len(kept) < EXAMPLES_PER_TRANSITION:
@@ -105,7 +105,7 @@ def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str
     return result
 
 
-def _outcome(engine: Engine, request: Any, now: datetime) -> Key:
+def _outcome(engine: Engine, request: Any, now: datetime) -> Outcome:
     if not isinstance(request, dict):
         return engine.outcome({"action": None}, now)  # what a malformed request gets: the default
     return engine.outcome(request, now)

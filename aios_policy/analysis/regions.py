@@ -22,27 +22,19 @@ from typing import Any
 
 from aios_policy.constitution.conditions import Comparison, RawExpression
 from aios_policy.constitution.model import CompiledConstitution, Rule
-from aios_policy.constitution.space import (
-    MISSING,
-    OTHER_TEXT,
-    Dimension,
-    dimension,
-    dimensions,
-    interval_text,
-    value_text,
-    with_field,
-)
-from aios_policy.engine.decide import Engine, Outcome, outcome_key
-from aios_policy.engine.facade import request_problems
+from aios_policy.constitution.space import OTHER_TEXT, Dimension, dimension, dimensions
+from aios_policy.constitution.values import MISSING, with_field
+from aios_policy.engine.decide import Engine
+from aios_policy.engine.outcome import Outcome, risk
+from aios_policy.engine.request import request_problems
+from aios_policy.words.numbers import interval_text, value_text
+from aios_policy.words.outcome import outcome_text
 
 MAX_CELLS = 200_000
 SAMPLED_CELLS = 20_000
 EXAMPLE_ACTOR = "region-example"
 _IDENTIFIER = re.compile(r"(?<![`'\"\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?!\s*\()")
 _RAW_SAMPLES = (0, 1, 100, 1_000, 10_000, 100_000, 1_000_000)
-_RANK = {"automate": 0, "needs_info": 1, "escalate": 2, "deny": 3}
-
-Key = Outcome
 
 
 @dataclass(frozen=True)
@@ -51,45 +43,20 @@ class Region:
 
     action: str
     conditions: tuple[str, ...]
-    base: Key
-    head: Key
+    base: Outcome
+    head: Outcome
     risk: str  # loosened | tightened | re-routed
     example: dict[str, Any]
     sampled: bool
 
     def describe(self) -> str:
         where = " and ".join(self.conditions) if self.conditions else "any request"
-        return f"{self.action} with {where}: {label(self.base)} → {label(self.head)}"
+        return f"{self.action} with {where}: {outcome_text(self.base)} → {outcome_text(self.head)}"
 
     def to_json(self) -> dict[str, Any]:
         return {"action": self.action, "when": list(self.conditions), "description": self.describe(),
-                "base": label(self.base), "head": label(self.head), "risk": self.risk,
+                "base": outcome_text(self.base), "head": outcome_text(self.head), "risk": self.risk,
                 "sampled": self.sampled, "example": self.example}
-
-
-def label(key: Key) -> str:
-    decision, roles, approvals, timeout = key
-    if decision != "escalate":
-        return decision
-    stages = [role + (f" ({n} approvals)" if n > 1 else "") for role, n in zip(roles, approvals, strict=True)]
-    then = {"approve": " (approved if nobody answers)", "deny": " (denied if nobody answers)"}.get(timeout, "")
-    return f"escalate to {' then '.join(stages)}{then}"
-
-
-def risk(base: Key, head: Key, base_authority: dict[str, int], head_authority: dict[str, int]) -> str:
-    """loosened, tightened or re-routed: how a move from base to head changes control."""
-    if _RANK[base[0]] != _RANK[head[0]]:
-        return "loosened" if _RANK[head[0]] < _RANK[base[0]] else "tightened"
-    if base[0] != "escalate":
-        return "re-routed"
-    before = max((base_authority.get(r, 0) for r in base[1]), default=0)
-    after = max((head_authority.get(r, 0) for r in head[1]), default=0)
-    timeout = {"approve": 0, "escalate": 1, "deny": 2}
-    for old, new in ((before, after), (len(base[1]), len(head[1])), (sum(base[2]), sum(head[2])),
-                     (timeout.get(base[3], 1), timeout.get(head[3], 1))):
-        if old != new:  # a lower approver, fewer stages, fewer approvals, approval on timeout: loosened
-            return "loosened" if new < old else "tightened"
-    return "re-routed"
 
 
 def _fingerprint(engine: Engine, action: str) -> tuple[Any, ...]:
@@ -101,8 +68,8 @@ def _fingerprint(engine: Engine, action: str) -> tuple[Any, ...]:
     roles |= {p.owner for p in constitution.policies.values() if action in p.actions}
     default = constitution.manifest.default_escalation
     return (tuple((r.id, r.outcome, r.condition.describe(), r.effective_from, r.effective_until, r.policy,
-                   outcome_key(r.outcome, r.escalation)) for r in rules),
-            engine.bars.get(action), outcome_key("escalate", default),
+                   Outcome.of(r.outcome, r.escalation)) for r in rules),
+            engine.bars.get(action), Outcome.of("escalate", default),
             tuple(sorted((role, constitution.roles[role].authority if role in constitution.roles else -1)
                          for role in roles)),
             tuple(sorted((p.id, p.owner) for p in constitution.policies.values() if action in p.actions)))
@@ -158,7 +125,7 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
     space, opaque = _space(base, head, action)
     cells, too_many = _cells(space, action)
     start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
-    changed: dict[tuple[Key, Key], list[tuple[int, ...]]] = defaultdict(list)
+    changed: dict[tuple[Outcome, Outcome], list[tuple[int, ...]]] = defaultdict(list)
     for cell in cells:
         request = _request(start, space, cell, head.constitution)
         before, after = outcome(base, request, now), outcome(head, request, now)
@@ -181,7 +148,7 @@ class Area:
     """A box of requests for one action, all decided alike by one version."""
 
     conditions: tuple[str, ...]
-    key: Key
+    key: Outcome
     example: dict[str, Any]
     sampled: bool
 
@@ -196,7 +163,7 @@ def partition(engine: Engine, action: str, now: datetime, with_absent: bool = Fa
         space = [_without_absent(d) for d in space]
     cells, too_many = _cells(space, action)
     start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
-    grouped: dict[Key, list[tuple[int, ...]]] = defaultdict(list)
+    grouped: dict[Outcome, list[tuple[int, ...]]] = defaultdict(list)
     for cell in cells:
         grouped[outcome(engine, _request(start, space, cell, engine.constitution), now)].append(cell)
     found = []
@@ -229,7 +196,7 @@ def _request(start: dict[str, Any], space: list[Dimension], cell: tuple[int, ...
     return request
 
 
-def outcome(engine: Engine, request: dict[str, Any], now: datetime) -> Key:
+def outcome(engine: Engine, request: dict[str, Any], now: datetime) -> Outcome:
     """What `aios decide` would answer, in outcome terms: a malformed request is escalated as the API does."""
     if request_problems(request, engine.constitution):
         return engine.outcome({"action": None}, now)

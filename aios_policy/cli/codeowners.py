@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,15 +9,9 @@ import click
 
 from aios_policy.analysis.owners import generate, same_rules
 from aios_policy.errors import AiosError
+from aios_policy.files import atomic_write, display_path
 
 from .options import constitution_options
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
 
 
 def _read(path: Path) -> str | None:
@@ -27,7 +20,7 @@ def _read(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise AiosError(f"cannot read `{_shown(path)}`: {error.strerror or error}", "check --output") from error
+        raise AiosError(f"cannot read `{display_path(path)}`: {error.strerror or error}", "check --output") from error
 
 
 @click.command()
@@ -63,15 +56,16 @@ def codeowners(constitution: str, ref: str | None, output: str | None, check_onl
     if check_only:
         current = _read(target)
         if current is not None and same_rules(current, text):
-            click.echo(f"{_shown(target)} is up to date with the constitution")
+            click.echo(f"{display_path(target)} is up to date with the constitution")
             return
         state = "does not exist" if current is None else "is out of date with the constitution"
-        click.echo(f"{_shown(target)} {state}: run `aios codeowners` to rewrite it")
+        click.echo(f"{display_path(target)} {state}: run `aios codeowners` to rewrite it")
         sys.exit(1)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8", newline="\n")
+        atomic_write(target, text)
     except OSError as error:
-        raise AiosError(f"cannot write `{_shown(target)}`: {error.strerror or error}", "check --output") from error
+        raise AiosError(f"cannot write `{display_path(target)}`: {error.strerror or error}",
+                        "check --output") from error
     people = {handle for path in generated.paths for handle in path.owners.handles}
-    click.echo(f"wrote {_shown(target)}: {len(generated.paths)} paths, {len(people)} owners")
+    click.echo(f"wrote {display_path(target)}: {len(generated.paths)} paths, {len(people)} owners")

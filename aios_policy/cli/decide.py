@@ -5,39 +5,23 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from aios_policy.constitution.dates import parse_day, parse_moment, zone
+from aios_policy.constitution.pipeline import company_timezone
 from aios_policy.engine.facade import Constitution
 from aios_policy.errors import AiosError
+from aios_policy.limits import MAX_INPUT_BYTES
 from aios_policy.words.decision import decision_json, decision_text
 
-from .options import constitution_option, format_option, ref_option
-
-MAX_INPUT_BYTES = 64 * 1024 * 1024
+from .options import constitution_option, format_option, moment, ref_option
 
 
 class RequestInputError(AiosError):
     """The request text cannot be read as JSON."""
-
-
-def _moment(text: str, constitution: str, option: str) -> datetime:
-    """A moment from --at/--now; a bare date means noon of that day in the company's time zone."""
-    tz: tzinfo | None
-    try:
-        tz = zone(json.loads((Path(constitution) / "constitution.json").read_text())["timezone"])
-    except (OSError, ValueError, KeyError, TypeError):
-        tz = None
-    tz = tz or UTC
-    day = parse_day(text)
-    moment = datetime.combine(day, time(12), tz) if day else parse_moment(text, tz)
-    if moment is None:
-        raise click.BadParameter(f"`{text}` is not a date (YYYY-MM-DD) or a date-time", param_hint=option)
-    return moment
 
 
 def _parse_value(text: str) -> Any:
@@ -150,9 +134,10 @@ def decide(request_file: str | None, settings: tuple[str, ...], constitution: st
     if ref and at:
         raise click.UsageError("give --ref or --at, not both")
     requests, batch = ([_from_settings(settings)], False) if settings else _read_requests(request_file)
-    moment = _moment(at, constitution, "--at") if at else None
-    loaded = Constitution.load(constitution, ref=ref, at=moment)
-    when = _moment(now, constitution, "--now") if now else moment or datetime.now(UTC)
+    at_moment = moment(at, company_timezone(constitution), "--at") if at else None
+    loaded = Constitution.load(constitution, ref=ref, at=at_moment)
+    tz = loaded.compiled.manifest.timezone
+    when = moment(now, tz) if now else at_moment or datetime.now(UTC)
     decisions = [loaded.decide_dict(request, when, explain) for request in requests]
     if not no_log:
         from aios_policy.record.log import DecisionLog, default_log_path

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from .options import constitution_option, format_option
+from .options import constitution_option, format_option, moment_or_now
 
 
 @click.command()
@@ -40,11 +39,10 @@ def diff(base: str | None, head: str | None, constitution: str, output_format: s
     """
     from aios_policy.analysis.diff import behavioural_diff
     from aios_policy.analysis.report import as_json, as_markdown, as_text
+    from aios_policy.constitution.pipeline import company_timezone
     from aios_policy.record.log import default_log_path
 
-    from .decide import _moment
-
-    moment = _moment(now, constitution, "--now") if now else datetime.now(UTC).replace(microsecond=0)
+    moment = moment_or_now(now, company_timezone(constitution, head))
     log = Path(log_path) if log_path else default_log_path(constitution)
     if log_path and not log.is_file():
         raise click.BadParameter(f"no decision log at `{log}`", param_hint="--log")

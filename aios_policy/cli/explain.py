@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from aios_policy.engine.facade import Constitution
 
-from .options import constitution_options, format_option
+from .options import constitution_options, format_option, moment_or_now
 
 if TYPE_CHECKING:  # for annotations only: the commands import explain when they run
     from aios_policy.guide.explain import ActionTable, SopWalk
-
-
-def _now(now: str | None, constitution: str) -> datetime:
-    from .decide import _moment
-
-    return _moment(now, constitution, "--now") if now else datetime.now(UTC).replace(microsecond=0)
 
 
 @click.command()
@@ -47,7 +40,7 @@ def explain(action: str | None, sop_id: str | None, list_topics: bool, constitut
     from aios_policy.guide.explain import explain_action, explain_sop
 
     loaded = Constitution.load(constitution, ref=ref)
-    moment = _now(now, constitution)
+    moment = moment_or_now(now, loaded.compiled.manifest.timezone)
     if list_topics or not (action or sop_id):
         compiled = loaded.compiled
         topics: dict[str, Any] = {"actions": sorted(compiled.rules_by_action),
@@ -93,6 +86,6 @@ def ask(question: str, constitution: str, ref: str | None, output_format: str, n
     from aios_policy.guide.ask import ask as answer
 
     loaded = Constitution.load(constitution, ref=ref)
-    result = answer(loaded, question, _now(now, constitution))
+    result = answer(loaded, question, moment_or_now(now, loaded.compiled.manifest.timezone))
     click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False) if output_format == "json"
                else result.text())

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from aios_policy.constitution.source import file_history
 from aios_policy.engine.facade import Constitution
+from aios_policy.files import display_path
 from aios_policy.guide.handbook.site import build
 
-from .decide import _moment
-from .options import constitution_options
+from .options import constitution_options, moment_or_now
 
 
 @click.command()
@@ -37,19 +35,12 @@ def handbook(constitution: str, ref: str | None, out: str, now: str | None) -> N
       aios handbook --out site --ref origin/main --now 2026-12-02
       python -m http.server --directory handbook 8000
     """
-    moment = _moment(now, constitution, "--now") if now else datetime.now(UTC)
     loaded = Constitution.load(constitution, ref=ref)
+    moment = moment_or_now(now, loaded.compiled.manifest.timezone)
     written = build(loaded, moment, file_history(constitution, ref))
     target = Path(out)
     written.write(target)
     c = loaded.compiled
     index = target / "index.html"
     click.echo(f"handbook: {len(written.pages)} pages ({len(c.policies)} policies, {len(c.sops)} procedures, "
-               f"the org) written to {_shown(target)}; open {_shown(index)}")
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
+               f"the org) written to {display_path(target)}; open {display_path(index)}")

@@ -21,12 +21,12 @@ import jmespath.exceptions
 import jmespath.visitor
 
 from aios_policy import diagnostics as dx
+from aios_policy.limits import MAX_MATCHED_TEXT, MAX_PATTERN
+
+from .values import MISSING, is_finite_number, is_number
 
 ORDERING = {"lt", "lte", "gt", "gte"}
-MAX_PATTERN = 200
-MAX_MATCHED_TEXT = 1000
 _SIMPLE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_MISSING = object()
 _SYMBOLS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "is one of",
             "not_in": "is not one of", "contains": "contains", "matches": "matches"}
 
@@ -189,20 +189,20 @@ class Comparison(Condition):
             value: Any = request
             for part in self._parts:
                 if not isinstance(value, dict):
-                    return _MISSING
-                value = value.get(part, _MISSING)
-                if value is _MISSING:
-                    return _MISSING
-            return _MISSING if value is None else value
+                    return MISSING
+                value = value.get(part, MISSING)
+                if value is MISSING:
+                    return MISSING
+            return MISSING if value is None else value
         return _search(self._expression, request, self.path)
 
     def track(self, request: dict[str, Any], missing: list[str]) -> bool:
         field = self.lookup(request)
         if self.op == "exists":
-            if field is _MISSING:
+            if field is MISSING:
                 missing.append(self.path)
-            return (field is not _MISSING) == (self.value is not False)
-        if field is _MISSING:
+            return (field is not MISSING) == (self.value is not False)
+        if field is MISSING:
             missing.append(self.path)
             return False
         return _COMPARE[self.op](self, field)
@@ -247,7 +247,7 @@ class _StrictInterpreter(jmespath.visitor.TreeInterpreter):
         if node["value"] in self._EQUALITY_OPS:
             return super().visit_comparator(node, value)
         left, right = (self.visit(child, value) for child in node["children"])
-        if not (_is_number(left) and _is_number(right)):
+        if not (is_number(left) and is_number(right)):
             if left is None or right is None:
                 return None  # an absent field: no match, as for structured conditions
             raise EvaluationError(f"`{_literal(left)} {node['value']} {_literal(right)}` compares "
@@ -262,7 +262,7 @@ def _search(expression: Any, request: dict[str, Any], source: str) -> Any:
         raise EvaluationError(f"JMESPath `{source}`: {error}") from error
     except (jmespath.exceptions.JMESPathError, TypeError, ValueError, ArithmeticError, RecursionError) as error:
         raise EvaluationError(f"JMESPath `{source}` failed: {error}") from error
-    return _MISSING if value is None else value
+    return MISSING if value is None else value
 
 
 def _literal(value: Any) -> str:
@@ -275,12 +275,8 @@ def _literal(value: Any) -> str:
     return "null" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _number(comparison: Comparison, field: Any) -> float:
-    if not _is_number(field):
+    if not is_number(field):
         raise EvaluationError(f"`{comparison.path}` is {_literal(field)}, not a number, so "
                               f"`{comparison.describe()}` cannot be judged")
     if isinstance(field, float) and not math.isfinite(field):
@@ -291,7 +287,7 @@ def _number(comparison: Comparison, field: Any) -> float:
 def _equal(left: Any, right: Any) -> bool:
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if _is_number(left) and _is_number(right):
+    if is_number(left) and is_number(right):
         return left == right
     return type(left) is type(right) and left == right
 
@@ -338,7 +334,7 @@ def _getter(comparison: Comparison) -> Callable[[dict[str, Any]], Any]:
     if parts is None:
         def search(request: dict[str, Any]) -> Any:
             value = comparison.lookup(request)
-            return None if value is _MISSING else value
+            return None if value is MISSING else value
         return search
     if len(parts) == 1:
         (key,) = parts
@@ -413,7 +409,7 @@ _KINDS = {bool: "true or false", int: "a number", float: "a number", str: "text"
 
 
 def _kind(value: Any) -> str:
-    return _KINDS.get(type(value)) or ("a number" if _is_number(value) else type(value).__name__)
+    return _KINDS.get(type(value)) or ("a number" if is_number(value) else type(value).__name__)
 
 
 def _same_kind(comparison: Comparison, field: Any) -> Any:
@@ -521,7 +517,7 @@ def _comparison(raw: dict[str, Any], thresholds: dict[str, Any], at: str, proble
 
 def _value_problem(op: str, value: Any) -> str | None:
     if op in ORDERING:
-        ok = _is_number(value) and math.isfinite(value)
+        ok = is_finite_number(value)
         return None if ok else "a number"
     if op in ("in", "not_in"):
         ok = isinstance(value, list) and all(not isinstance(v, dict | list) for v in value)

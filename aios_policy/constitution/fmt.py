@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from aios_policy.files import atomic_write
 
 from . import schema as schemas
 from .load import Document, load_documents
@@ -120,18 +121,6 @@ def format_constitution(path: str | os.PathLike[str], check_only: bool) -> tuple
         text = canonical(document)
         changed = text != document.text
         if changed and not check_only:
-            _write_atomically(Path(path) / document.relative, text)
+            atomic_write(Path(path) / document.relative, text)
         results.append(Formatted(document.file, changed))
     return results, problems
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temporary, target.stat().st_mode & 0o777)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from aios_policy.limits import MAX_JSON_DEPTH
+
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SCALAR = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null")
@@ -63,7 +65,6 @@ def _finite_float(text: str) -> float:
     return value
 
 
-MAX_DEPTH = 64
 
 
 def _depth(value: Any) -> int:
@@ -82,8 +83,8 @@ def parse(text: str) -> tuple[Any, SyntaxProblem | None, list[DuplicateKey]]:
     try:
         value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
                            parse_float=_finite_float)
-        if _depth(value) > MAX_DEPTH:
-            return None, SyntaxProblem(f"the JSON is nested more than {MAX_DEPTH} levels deep", 1, 1,
+        if _depth(value) > MAX_JSON_DEPTH:
+            return None, SyntaxProblem(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep", 1, 1,
                                        "flatten the structure"), []
         return value, None, []
     except _Duplicates:

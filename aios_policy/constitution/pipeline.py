@@ -5,18 +5,22 @@ compile → lint. Every stage reports all it finds; nothing stops at the first p
 from __future__ import annotations
 
 import gc
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 
 from aios_policy import diagnostics as dx
+from aios_policy.errors import AiosError
 
 from . import compiler, crossref, lint
+from .dates import zone
 from .load import Document, kind_of, load_documents
 from .model import CompiledConstitution, Provenance
 from .schema import check_documents
-from .source import Snapshot, read_directory, read_git_ref
+from .source import Snapshot, commit_at, read_directory, read_git_ref
 
 
 @dataclass
@@ -37,8 +41,11 @@ class CheckResult:
         return [d for d in self.diagnostics if d.severity is dx.Severity.WARNING]
 
 
-def read(path: str | os.PathLike[str], ref: str | None = None) -> Snapshot:
-    """The constitution's files from a folder, or from a git ref of the repository holding it."""
+def read(path: str | os.PathLike[str], ref: str | None = None, at: datetime | None = None) -> Snapshot:
+    """The constitution's files from a folder, from a git ref of the repository holding it, or (with at
+    and no ref) from the default branch as it stood at that moment."""
+    if at is not None and ref is None:
+        ref = commit_at(path, at)
     return read_git_ref(path, ref) if ref else read_directory(path)
 
 
@@ -79,5 +86,16 @@ def _check(snapshot: Snapshot) -> CheckResult:
     return CheckResult(snapshot, documents, dx.sort(found), constitution)
 
 
-def check(path: str | os.PathLike[str], ref: str | None = None) -> CheckResult:
-    return check_snapshot(read(path, ref))
+def check(path: str | os.PathLike[str], ref: str | None = None, at: datetime | None = None) -> CheckResult:
+    """Read, validate and compile: every problem found, and the compiled constitution when there is no error."""
+    return check_snapshot(read(path, ref, at))
+
+
+def company_timezone(path: str | os.PathLike[str], ref: str | None = None) -> tzinfo:
+    """The manifest's time zone at ref (or in the working tree), for reading dates a person types;
+    UTC when the manifest cannot be read (validation reports why)."""
+    try:
+        data = json.loads(read(path, ref).files["constitution.json"])
+        return zone(data["timezone"]) or UTC
+    except (AiosError, KeyError, ValueError, TypeError):
+        return UTC

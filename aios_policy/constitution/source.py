@@ -13,9 +13,8 @@ from pathlib import Path, PurePosixPath
 
 from aios_policy.diagnostics import did_you_mean
 from aios_policy.errors import SourceError
-
-MAX_FILE_BYTES = 1024 * 1024
-MAX_FILES = 20_000
+from aios_policy.files import display_path
+from aios_policy.limits import MAX_FILE_BYTES, MAX_FILES
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,6 @@ class Snapshot:
         return f"{self.display_root}/{relative}" if self.display_root not in ("", ".") else relative
 
 
-def _display_root(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
-
-
 def read_directory(path: str | os.PathLike[str]) -> Snapshot:
     """Every .json file under the folder; the enclosing git repository's HEAD commit and dirtiness."""
     root = Path(path)
@@ -58,7 +50,7 @@ def read_directory(path: str | os.PathLike[str]) -> Snapshot:
     if not root.is_dir():
         raise SourceError(f"`{root}` is not a folder", "point --constitution at the folder holding constitution.json")
     resolved = root.resolve()
-    snapshot = Snapshot(_display_root(root), {}, directory=root)
+    snapshot = Snapshot(display_path(root), {}, directory=root)
     for file in _json_files(resolved):
         relative = file.relative_to(resolved).as_posix()
         if file.is_symlink() and not _inside(file.resolve(), resolved):
@@ -155,7 +147,7 @@ def read_git_ref(path: str | os.PathLike[str], ref: str) -> Snapshot:
                           "check --ref, or the constitution's path at that commit") from error
     if tree.type != "tree":
         raise SourceError(f"`{relative}` is not a folder at `{ref}`", "point --constitution at a folder")
-    snapshot = Snapshot(_display_root(Path(path)), {}, commit=commit.hexsha, ref=ref)
+    snapshot = Snapshot(display_path(Path(path)), {}, commit=commit.hexsha, ref=ref)
     for item in tree.traverse():
         if item.type != "blob" or not item.name.endswith(".json"):
             continue

@@ -16,16 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conditions import ORDERING, Comparison, Condition
+from .values import MISSING, is_number, with_field
 
-MISSING = object()
 OTHER_TEXT = "(any other value)"
 MAX_CELLS = 50_000
 # The request schema bounds these fields; regions outside them hold no request.
 DOMAINS: dict[str, tuple[float, float | None]] = {"amount": (0, None), "confidence": (0, 1)}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -52,11 +48,11 @@ def dimensions(comparisons: Iterable[Comparison]) -> list[Dimension]:
         literals = value if isinstance(value, list) else [value]
         if op == "contains":
             items.setdefault(path, []).extend(v for v in literals if v not in items.get(path, []))
-        elif op in ORDERING or any(_is_number(v) for v in literals):
-            numbers.setdefault(path, set()).update(v for v in literals if _is_number(v))
+        elif op in ORDERING or any(is_number(v) for v in literals):
+            numbers.setdefault(path, set()).update(v for v in literals if is_number(v))
         if op not in ORDERING and op not in ("contains", "exists"):
             bucket = scalars.setdefault(path, [])
-            bucket.extend(v for v in literals if not _is_number(v) and v is not None and v not in bucket)
+            bucket.extend(v for v in literals if not is_number(v) and v is not None and v not in bucket)
     return [dimension(path, numbers.get(path), scalars.get(path, []), items.get(path)) for path in paths]
 
 
@@ -133,23 +129,8 @@ def numeric_points(comparisons: Iterable[Comparison], path: str) -> set[float]:
     for comparison in comparisons:
         if comparison.path == path:
             values = comparison.value if isinstance(comparison.value, list) else [comparison.value]
-            found.update(v for v in values if _is_number(v))
+            found.update(v for v in values if is_number(v))
     return found
-
-
-def with_field(request: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of request with the dotted path set to value (or removed when value is MISSING)."""
-    head, _, rest = path.partition(".")
-    result = dict(request)
-    if not rest:
-        if value is MISSING:
-            result.pop(head, None)
-        else:
-            result[head] = value
-        return result
-    inner = result.get(head)
-    result[head] = with_field(inner if isinstance(inner, dict) else {}, rest, value)
-    return result
 
 
 def cells(conditions: Iterable[Condition], base: dict[str, Any]) -> Iterator[dict[str, Any]] | None:
@@ -172,42 +153,7 @@ def cells(conditions: Iterable[Condition], base: dict[str, Any]) -> Iterator[dic
     return generate()
 
 
-CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
-
-
 def contains(interval: Interval, value: float) -> bool:
     above = interval.low is None or value > interval.low or (interval.low_closed and value == interval.low)
     below = interval.high is None or value < interval.high or (interval.high_closed and value == interval.high)
     return above and below
-
-
-def number_text(value: float, path: str, currency: str) -> str:
-    text = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
-    if path == "amount":
-        sign = CURRENCY_SIGNS.get(currency)
-        return f"{sign}{text}" if sign else f"{text} {currency}"
-    return f"{text}%" if path.endswith(("_pct", "_percent")) else text
-
-
-def interval_text(interval: Interval, path: str, currency: str) -> str:
-    def show(value: float | None) -> str:
-        return number_text(value, path, currency) if value is not None else ""
-
-    low, high = interval.low, interval.high
-    if low is not None and low == high:
-        return f"of exactly {show(low)}"
-    if low is None or (path in DOMAINS and low == DOMAINS[path][0] and interval.low_closed):
-        return f"at or below {show(high)}" if interval.high_closed else f"below {show(high)}"
-    if high is None:
-        return f"at or above {show(low)}" if interval.low_closed else f"above {show(low)}"
-    start = f"from {show(low)}" if interval.low_closed else f"above {show(low)}"
-    end = f"up to {show(high)}" if interval.high_closed else f"below {show(high)}"
-    return f"{start} {end}"
-
-
-def value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "a list of " + ", ".join(map(value_text, value)) if value else "an empty list"
-    return f"`{value}`" if isinstance(value, str) else str(value)

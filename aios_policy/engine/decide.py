@@ -8,28 +8,20 @@ least an escalation, never an automation.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 from aios_policy.constitution.conditions import EvaluationError, may_hold_for_action
 from aios_policy.constitution.dates import add_duration, parse_moment
 from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage
-from aios_policy.constitution.space import (
-    DOMAINS,
-    MISSING,
-    Interval,
-    contains,
-    field_values,
-    interval_text,
-    intervals,
-    numeric_points,
-    value_text,
-    with_field,
-)
+from aios_policy.constitution.space import DOMAINS, Interval, contains, field_values, intervals, numeric_points
+from aios_policy.constitution.values import MISSING, is_finite_number, lookup, with_field
+from aios_policy.words.numbers import interval_text, value_text
+from aios_policy.words.outcome import PAST, outcome_text
 
+from .outcome import NEEDS_INFO, Outcome
 from .people import assign
 
 MAX_VARIED_FIELDS = 6
@@ -53,19 +45,7 @@ class Verdict:
     def key(self) -> Outcome:
         """What the outcome is, for comparing outcomes: the decision, who approves stage by stage, how
         many approvals each stage needs, and what happens when nobody answers."""
-        return outcome_key(self.decision, self.escalation)
-
-
-Outcome = tuple[str, tuple[str, ...], tuple[int, ...], str]
-NEEDS_INFO: Outcome = ("needs_info", (), (), "")
-_TIMEOUT_RANK = {"approve": 0, "escalate": 1, "deny": 2, "": 1}
-
-
-def outcome_key(decision: str, escalation: Escalation | None) -> Outcome:
-    if escalation is None:
-        return decision, (), (), ""
-    return (decision, tuple(s.role for s in escalation.stages), tuple(s.approvals for s in escalation.stages),
-            escalation.on_timeout.then)
+        return Outcome.of(self.decision, self.escalation)
 
 
 class Engine:
@@ -167,8 +147,8 @@ class Engine:
         actor = request.get("actor")
         if isinstance(actor, dict) and actor.get("kind") == "agent":
             bar, confidence = self.bars[request["action"]], request.get("confidence")
-            if not _is_number(confidence) or not confidence >= bar:
-                stated = "no confidence" if not _is_number(confidence) else f"confidence {confidence:g}"
+            if not is_finite_number(confidence) or not confidence >= bar:
+                stated = "no confidence" if not is_finite_number(confidence) else f"confidence {confidence:g}"
                 text = f"the agent stated {stated}; automating needs at least {bar:g}, so the policy owner decides"
                 return Verdict("escalate", matched, None, self.owner_escalation[automate.policy],
                                ("confidence", automate.policy, text), errors)
@@ -225,7 +205,7 @@ class Engine:
     def _lacks_a_field(self, request: dict[str, Any]) -> bool:
         """Whether some field the action's rules read is absent (only then is tracking worth its cost)."""
         paths = self.paths.get(action) if isinstance(action := request.get("action"), str) else None
-        return paths is None or any(_lookup(request, path) is None for path in paths)
+        return paths is None or any(lookup(request, path) is None for path in paths)
 
     def _moment(self, value: Any, now: datetime) -> datetime | None:
         if value is None:
@@ -321,7 +301,7 @@ class Engine:
         # a stricter rule that needs several absent fields at once: varying one at a time cannot show it
         asked = {entry["field"] for entry in needed}
         for rule, fields in verdict.blocked:
-            rule_key = outcome_key(rule.outcome, rule.escalation)
+            rule_key = Outcome.of(rule.outcome, rule.escalation)
             if self._strictness(rule_key) <= self._strictness(verdict.key):
                 continue
             for path in fields:
@@ -346,10 +326,7 @@ class Engine:
         return verdict, at
 
     def _strictness(self, key: Outcome) -> tuple[int, int, int, int, int]:
-        decision, roles, approvals, timeout = key
-        return ({"automate": 0, "needs_info": 1, "escalate": 2, "deny": 3}[decision],
-                max((self._authority(r) for r in roles), default=0), len(roles), sum(approvals),
-                _TIMEOUT_RANK.get(timeout, 1))
+        return key.strictness(self._authority)
 
     def outcome(self, request: dict[str, Any], now: datetime) -> Outcome:
         """Only what the decision would be (and, for escalations, to which roles, stage by stage):
@@ -363,7 +340,7 @@ class Engine:
         return verdict.key
 
     def _outcomes_by_value(self, path: str, variants: list[tuple[Any, Verdict]], action: Any) -> list[dict[str, str]]:
-        if any(_is_number(v) for v, _ in variants):
+        if any(is_finite_number(v) for v, _ in variants):
             by_value = {value: verdict.key for value, verdict in variants}
             return [{"when": f"{path} {interval_text(interval, path, self.manifest.currency)}",
                      "decision": self._outcome_text(key)}
@@ -396,7 +373,7 @@ class Engine:
         sentences: list[str] = []
         if verdict.safeguard and verdict.safeguard[0] == "confidence":
             sentences.append(f"would automate with confidence {self.bars[action]:g} or higher")
-        numeric = [(path, cuts) for path, cuts in self.cuts[action].items() if _is_number(_lookup(request, path))]
+        numeric = [(path, cuts) for path, cuts in self.cuts[action].items() if is_finite_number(lookup(request, path))]
         for path, cuts in numeric[:3]:
             sentences.extend(self._nearest_changes(request, at, verdict, path, cuts))
         return sentences
@@ -404,7 +381,7 @@ class Engine:
     def _nearest_changes(self, request: dict[str, Any], at: datetime, verdict: Verdict, path: str,
                          cuts: list[Interval]) -> list[str]:
         """Below and above the current value of path: the first range with another outcome."""
-        current = _lookup(request, path)
+        current = lookup(request, path)
         here = next((i for i, interval in enumerate(cuts) if contains(interval, current)), None)
         if here is None:
             return []
@@ -430,14 +407,12 @@ class Engine:
         return sentences
 
     def _outcome_text(self, key: Outcome) -> str:
-        decision, roles, approvals, timeout = key
-        if decision == "escalate":
-            titles = [(self.constitution.roles[r].title if r in self.constitution.roles else r)
-                      + (f" ({n} approvals)" if n > 1 else "") for r, n in zip(roles, approvals, strict=True)]
-            then = {"approve": " (approved if nobody answers in time)",
-                    "deny": " (denied if nobody answers in time)"}.get(timeout, "")
-            return "escalate to the " + " then the ".join(titles) + then
-        return {"automate": "automate", "deny": "be denied", "needs_info": "need more facts"}[decision]
+        """The outcome in a person's words: `escalate to the Operations Manager`, `be denied`."""
+        return outcome_text(key, self._title, "the ")
+
+    def _title(self, role: str) -> str:
+        found = self.constitution.roles.get(role)
+        return found.title if found else role
 
     def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],
                  now: datetime) -> str:
@@ -454,15 +429,4 @@ class Engine:
         if decision == "escalate":
             title = self._outcome_text(verdict.key).removeprefix("escalate to the ")
             return f"{action}: escalated to the {title}{rule}: {reason}."
-        return f"{action}: {'automated' if decision == 'automate' else 'denied'}{rule}: {reason}."
-
-
-def _is_number(value: Any) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _lookup(request: dict[str, Any], path: str) -> Any:
-    value: Any = request
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
+        return f"{action}: {PAST[decision]}{rule}: {reason}."

@@ -32,6 +32,20 @@ class Assignment:
     notes: tuple[str, ...]
 
 
+def actor_problem(constitution: CompiledConstitution, actor_id: str, kind: str, role: str | None = None) -> str | None:
+    """The identity rules, in one place: a person in org.json acts as a human, in a role they hold;
+    anyone else may claim no role. Why an actor breaks them, or None."""
+    person = constitution.people.get(actor_id)
+    if person is not None:
+        if kind != "human":
+            return f"`{actor_id}` is a person in org.json, so they act as `human`, not `{kind}`"
+        if role is not None and role not in person.roles:
+            return f"`{actor_id}` does not hold role `{role}` (org.json gives {', '.join(person.roles)})"
+    elif role is not None:
+        return f"actor `{actor_id}` is not a person in org.json, so it cannot act as `{role}`"
+    return None
+
+
 def away(person: Person, day: date) -> str | None:
     """The delegate's id when the person is away that day, else None."""
     for absence in person.out_of_office:

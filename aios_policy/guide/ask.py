@@ -19,8 +19,8 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from aios_policy.constitution.model import CompiledConstitution
-from aios_policy.constitution.space import value_text
 from aios_policy.engine.facade import Constitution
+from aios_policy.words.numbers import value_text
 
 from .explain import explain_sop
 

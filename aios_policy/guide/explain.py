@@ -16,10 +16,11 @@ from aios_policy.analysis.regions import Area, partition
 from aios_policy.constitution.model import CompiledConstitution, Sop
 from aios_policy.diagnostics import did_you_mean
 from aios_policy.engine.facade import Constitution
+from aios_policy.engine.outcome import DECISION_RANK
 from aios_policy.errors import AiosError
+from aios_policy.words.outcome import PAST
 
 UPCOMING_ABSENCE = timedelta(days=60)  # absences starting within this time are worth mentioning
-_ORDER = {"deny": 0, "escalate": 1, "needs_info": 2, "automate": 3}
 _CONFIDENCE = re.compile(r"^confidence (.+)$")
 
 
@@ -75,7 +76,7 @@ class Row:
     def outcome(self) -> str:
         if self.area.key[0] == "escalate":
             return "escalated to " + " then ".join(f"the {s['title']} ({s['people']})" for s in self.stages)
-        return {"automate": "automated", "deny": "denied", "needs_info": "needs more facts"}[self.area.key[0]]
+        return PAST[self.area.key.decision]
 
     def sentence(self) -> str:
         where = " and ".join(self.when) if self.when else "every request"
@@ -149,7 +150,7 @@ def explain_action(constitution: Constitution, action: str, now: datetime) -> Ac
                            "cover": cover, "approvals": stage["approvals"]})
         rows.append(Row(area, decision, [humanize(c) for c in area.conditions], rules, stages))
     rows = _merge_actors(rows)
-    rows.sort(key=lambda row: (_ORDER[row.area.key[0]],
+    rows.sort(key=lambda row: (-DECISION_RANK[row.area.key.decision],
                                -max((compiled.roles[r].authority for r in row.area.key[1] if r in compiled.roles),
                                     default=0), row.sentence()))
     policies = [{"id": p.id, "title": p.title, "owner": compiled.roles[p.owner].title if p.owner in compiled.roles

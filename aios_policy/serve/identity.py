@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +27,10 @@ from pydantic import Field
 
 from aios_policy.constitution.model import CompiledConstitution
 from aios_policy.diagnostics import did_you_mean
+from aios_policy.engine.people import actor_problem
 from aios_policy.engine.shapes import Actor, Request
 from aios_policy.errors import AiosError
+from aios_policy.files import atomic_write
 
 FORMAT = "aios-tokens"
 VERSION = 1
@@ -141,12 +142,11 @@ def _entry(item: Any, path: Path, number: int) -> TokenEntry:
 
 def check_identity(identity: Identity, constitution: CompiledConstitution) -> None:
     """A person's token names a person in org.json; an agent's token never does."""
-    if identity.kind == "human" and identity.id not in constitution.people:
-        raise TokenError(f"`{identity.id}` is not a person in org.json",
-                         did_you_mean(identity.id, constitution.people) or "a human token names a person's id")
-    if identity.kind == "agent" and identity.id in constitution.people:
-        raise TokenError(f"`{identity.id}` is a person in org.json, so their token must be `--kind human`",
-                         "agents have their own names")
+    problem = identity_problem(identity, constitution)
+    if problem:
+        unknown = identity.kind == "human" and identity.id not in constitution.people
+        raise TokenError(problem, did_you_mean(identity.id, constitution.people) if unknown else None
+                         or ("a human token names a person's id" if unknown else "agents have their own names"))
 
 
 def add_token(path: str | os.PathLike[str], identity: Identity, now: datetime) -> str:
@@ -177,15 +177,7 @@ def _write(path: Path, entries: tuple[TokenEntry, ...]) -> None:
     document = {"format": FORMAT, "version": VERSION, "tokens": [e.to_json() for e in entries]}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".tokens-", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(json.dumps(document, indent=2) + "\n")
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        atomic_write(path, json.dumps(document, indent=2) + "\n", mode=0o600)
     except OSError as error:
         raise TokenError(f"cannot write the tokens file `{path}`: {error.strerror or error}",
                          "pass --tokens PATH to a writable place") from error
@@ -228,7 +220,5 @@ def acting_as(request: Any, identity: Identity) -> Any:
 def identity_problem(identity: Identity, constitution: CompiledConstitution) -> str | None:
     """Why this identity may not act under this version of the constitution, if it may not."""
     if identity.kind == "human" and identity.id not in constitution.people:
-        return f"`{identity.id}` holds a person's token but is not a person in org.json at this commit"
-    if identity.kind == "agent" and identity.id in constitution.people:
-        return f"`{identity.id}` is a person in org.json, so their token must be a human token"
-    return None
+        return f"`{identity.id}` is not a person in org.json at this commit, so a person's token cannot name them"
+    return actor_problem(constitution, identity.id, identity.kind)

@@ -1,0 +1,47 @@
+"""Request values as the rules see them: what counts as a number, and reading or setting a dotted field.
+
+Requests are plain JSON-like dicts; a field is named by a dotted path (`attributes.customer_tier`).
+These helpers are the one definition of each idea, used by conditions, the input space, the engine
+and the commands.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypeGuard
+
+MISSING: Any = object()  # a field that is absent, where None could be a value
+
+
+def is_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number: an int or a float, never a bool (which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_finite_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number that is neither infinite nor NaN."""
+    return is_number(value) and math.isfinite(value)
+
+
+def lookup(request: Any, path: str) -> Any:
+    """The value at a dotted path, or None when any part of it is absent or not an object."""
+    value: Any = request
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def with_field(request: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of request with the dotted path set to value (or removed when value is MISSING);
+    objects on the way are copied or created, never changed in place."""
+    head, _, rest = path.partition(".")
+    result = dict(request)
+    if not rest:
+        if value is MISSING:
+            result.pop(head, None)
+        else:
+            result[head] = value
+        return result
+    inner = result.get(head)
+    result[head] = with_field(inner if isinstance(inner, dict) else {}, rest, value)
+    return result

@@ -1,0 +1,60 @@
+"""What a decision comes to, as one comparable value: the `Outcome` and its two orders.
+
+An outcome is the decision and, for an escalation, who approves stage by stage, how many approvals
+each stage needs and what happens when nobody answers. The engine ranks outcomes by *strictness*
+(which of two matched outcomes stands); the behavioural diff ranks a move between two outcomes by
+*risk* (loosened, tightened or re-routed). Both orders are written here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+from aios_policy.constitution.model import Escalation
+
+# deny > escalate > needs_info > automate: how strict each kind of decision is
+DECISION_RANK = {"automate": 0, "needs_info": 1, "escalate": 2, "deny": 3}
+# what happens when nobody answers in time: approving is the least strict
+TIMEOUT_RANK = {"approve": 0, "escalate": 1, "deny": 2, "": 1}
+
+
+class Outcome(NamedTuple):
+    """The decision, and for an escalation its stages' roles and approval counts and its timeout."""
+
+    decision: str  # automate | escalate | deny | needs_info
+    roles: tuple[str, ...] = ()
+    approvals: tuple[int, ...] = ()
+    timeout: str = ""  # escalate | deny | approve, for escalations
+
+    @classmethod
+    def of(cls, decision: str, escalation: Escalation | None) -> Outcome:
+        if escalation is None:
+            return cls(decision)
+        return cls(decision, tuple(s.role for s in escalation.stages), tuple(s.approvals for s in escalation.stages),
+                   escalation.on_timeout.then)
+
+    def strictness(self, authority: Callable[[str], int]) -> tuple[int, int, int, int, int]:
+        """The key that orders outcomes from least to most strict: the decision, then the highest
+        authority reached, then more stages, more approvals, and a stricter timeout."""
+        return (DECISION_RANK[self.decision], max((authority(r) for r in self.roles), default=0), len(self.roles),
+                sum(self.approvals), TIMEOUT_RANK.get(self.timeout, 1))
+
+
+NEEDS_INFO = Outcome("needs_info")
+
+
+def risk(base: Outcome, head: Outcome, base_authority: Mapping[str, int], head_authority: Mapping[str, int]) -> str:
+    """loosened, tightened or re-routed: how a move from base to head changes control."""
+    before_rank, after_rank = DECISION_RANK[base.decision], DECISION_RANK[head.decision]
+    if before_rank != after_rank:
+        return "loosened" if after_rank < before_rank else "tightened"
+    if base.decision != "escalate":
+        return "re-routed"
+    before = max((base_authority.get(r, 0) for r in base.roles), default=0)
+    after = max((head_authority.get(r, 0) for r in head.roles), default=0)
+    for old, new in ((before, after), (len(base.roles), len(head.roles)), (sum(base.approvals), sum(head.approvals)),
+                     (TIMEOUT_RANK.get(base.timeout, 1), TIMEOUT_RANK.get(head.timeout, 1))):
+        if old != new:  # a lower approver, fewer stages, fewer approvals, approval on timeout: loosened
+            return "loosened" if new < old else "tightened"
+    return "re-routed"

@@ -1,0 +1,18 @@
+"""Every bound aios-policy puts on hostile input, in one place (the README's security model lists them).
+
+A constitution file, a request and an expression are all untrusted: each is read, parsed and
+evaluated within these limits, and what goes past one is refused with a clear message, never
+read further.
+"""
+
+# files of a constitution
+MAX_FILE_BYTES = 1024 * 1024  # one constitution file
+MAX_FILES = 20_000  # JSON files under one constitution folder
+MAX_JSON_DEPTH = 64  # nesting of objects and lists, in a file or a request
+
+# conditions
+MAX_PATTERN = 200  # characters of a `matches` regular expression
+MAX_MATCHED_TEXT = 1000  # characters of a field a regular expression looks at
+
+# requests
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # what `aios decide` reads from a file or standard input
