@@ -117,7 +117,7 @@ def test_the_home_page_groups_policies_and_procedures_by_topic(handbook: Path) -
     home = (handbook / "index.html").read_text()
     assert "<h1>Harbor &amp; Pine Consulting</h1>" in home
     assert "12-person management and technology consulting firm in Boston" in home
-    refunds = home[home.index('id="topic-refund"'):]
+    refunds = home[home.index('id="topic-refunds-and-chargebacks"'):]
     refunds = refunds[:refunds.index("</section>")]
     assert "policies/client-refunds.html" in refunds
     assert "procedures/refund-dispute.html" in refunds and "procedures/chargeback-response.html" in refunds
@@ -197,10 +197,90 @@ def test_constitution_text_is_escaped_everywhere(tmp_path: Path) -> None:
         text = page.read_text()
         assert "<script>alert" not in text and "<img src=x" not in text, page.name
     page = (out / "policies" / "ndas.html").read_text()
-    assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt; &amp; more." in page
-    assert "NDAs &quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt; &amp; more." in page
+    assert "NDAs &#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
     index = (out / "assets" / "search-index.js").read_text()
     assert "<" not in index.split("\n", 1)[1] and "\\u003cscript\\u003ealert(2)" in index
+
+
+HOSTILE = ("</script><script>alert({n})</script>", "\"><img src=x onerror=alert({n})>", "' onfocus='alert({n})",
+           "<!-- {n}", "&amp;{n} &lt;b&gt;", "</textarea><svg onload=alert({n})>")
+PROSE = {"title", "topic", "summary", "reason", "text", "description", "trigger", "instructions", "question", "name",
+         "note", "questions", "synonyms"}
+
+
+def _hostile(value: object, count: list[int]) -> object:
+    """value with every piece of prose in it replaced by markup, each piece different."""
+    if isinstance(value, dict):
+        return {k: _hostile_prose(v, count) if k in PROSE else _hostile(v, count) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hostile(v, count) for v in value]
+    return value
+
+
+def _hostile_prose(value: object, count: list[int]) -> object:
+    if isinstance(value, str):
+        count[0] += 1
+        return HOSTILE[count[0] % len(HOSTILE)].format(n=count[0])
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [_hostile_prose(v, count) for v in value]
+    return _hostile(value, count)
+
+
+class Markup(HTMLParser):
+    """The tags and attributes a page really has, and its text as a browser decodes it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        raise AssertionError(f"a comment in the page: {data!r}")
+
+
+def test_markup_in_any_constitution_text_is_shown_as_text_on_every_page_and_in_the_search_index(
+        tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from aios_policy.guide.handbook import build
+
+    copy = tmp_path / "constitution"
+    shutil.copytree(EXAMPLE, copy)
+    count = [0]
+    for file in sorted(copy.rglob("*.json")):
+        if file.parent.name != "scenarios":
+            file.write_text(json.dumps(_hostile(json.loads(file.read_text()), count)))
+    loaded = Constitution.load(copy)
+    refunds = loaded.compiled.policies["client-refunds"]
+    assert count[0] > 300 and "<" in refunds.title and "<" in str(refunds.topic)
+    written = build(loaded, datetime(2026, 12, 2, 17, tzinfo=UTC), None)
+    shown = {}
+    for page in written.pages:
+        markup = Markup()
+        markup.feed(page.html)
+        for tag, attributes in markup.tags:
+            assert tag not in ("img", "svg", "textarea"), (page.path, tag)
+            assert not [a for a in attributes if a.startswith("on")], (page.path, tag, attributes)
+            if tag == "script":
+                assert str(attributes.get("src")).endswith(("assets/search-index.js", "assets/search.js")), page.path
+        shown[page.path] = "".join(markup.text)
+        assert "alert(" in shown[page.path], page.path  # the text is there, as text
+    for text in (refunds.title, refunds.summary, refunds.rules[0].reason):
+        assert text in shown["policies/client-refunds.html"]
+    assert str(refunds.topic) in shown["index.html"]
+    index = written.assets["assets/search-index.js"]
+    body = index.split("\n", 1)[1]
+    assert not {"<", ">", "&"} & set(body), "text in the search index could end its script"
+    entries = json.loads(body[body.index("= ") + 2:].rstrip().rstrip(";"))
+    assert {"title": refunds.title, "kind": "Policy", "url": "policies/client-refunds.html"} in \
+        [{k: e[k] for k in ("title", "kind", "url")} for e in entries]
 
 
 def test_last_changed_comes_from_git(tmp_path: Path) -> None:
