@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, REPO, run_aios
+from conftest import EXAMPLE, REPO, invoke, run_aios
 
 from aios_policy.cli import main
 from aios_policy.diagnostics import CODES
@@ -27,7 +27,7 @@ def test_validate_on_the_example_is_clean() -> None:
 def test_validate_reports_one_line_per_problem_and_exits_1(constitution: Path) -> None:
     policy = constitution / "policies" / "refunds.json"
     policy.write_text(policy.read_text().replace('"owner": "ops_manager"', '"owner": "ops_manger"'))
-    done = run_aios("validate", "-c", str(constitution))
+    done = invoke("validate", "-c", str(constitution))
     assert done.returncode == 1
     first = done.stdout.splitlines()[0]
     assert re.fullmatch(r".*policies/refunds\.json:5:12: REF001 unknown role `ops_manger` at /owner; "
@@ -39,14 +39,14 @@ def test_validate_reports_one_line_per_problem_and_exits_1(constitution: Path) -
 
 def test_warnings_alone_exit_0(constitution: Path) -> None:
     (constitution / "notes.json").write_text("{}")
-    done = run_aios("validate", "-c", str(constitution))
+    done = invoke("validate", "-c", str(constitution))
     assert done.returncode == 0
     assert "FILE003 (warning)" in done.stdout
 
 
 def test_validate_json_format(constitution: Path) -> None:
     (constitution / "org.json").write_text('{"roles": [,]}')
-    done = run_aios("validate", "-c", str(constitution), "--format", "json")
+    done = invoke("validate", "-c", str(constitution), "--format", "json")
     assert done.returncode == 1
     report = json.loads(done.stdout)
     assert report["ok"] is False and report["errors"] == 1
@@ -55,18 +55,18 @@ def test_validate_json_format(constitution: Path) -> None:
 
 
 def test_constitution_from_the_environment(constitution: Path, tmp_path: Path) -> None:
-    done = run_aios("validate", cwd=tmp_path, env={"AIOS_CONSTITUTION": str(constitution)})
+    done = invoke("validate", cwd=tmp_path, env={"AIOS_CONSTITUTION": str(constitution)})
     assert done.returncode == 0, done.stderr
 
 
 def test_usage_errors_exit_2() -> None:
-    assert run_aios("validate", "--format", "yaml").returncode == 2
-    assert run_aios("no-such-command").returncode == 2
+    assert invoke("validate", "--format", "yaml").returncode == 2
+    assert invoke("no-such-command").returncode == 2
 
 
 @pytest.mark.parametrize("name", sorted(main.commands))
 def test_every_command_has_help_an_example_and_a_readme_section(name: str) -> None:
-    done = run_aios(name, "--help")
+    done = invoke(name, "--help")
     assert done.returncode == 0
     assert "Examples:" in done.stdout, f"`aios {name} --help` shows no example"
     assert f"aios {name}" in README, f"README does not document `aios {name}`"
@@ -81,10 +81,10 @@ def test_fmt_check_then_rewrite_is_idempotent_and_keeps_every_value(constitution
     before = {p: json.loads(p.read_text()) for p in constitution.rglob("*.json")}
     policy = constitution / "policies" / "refunds.json"
     policy.write_text(json.dumps(json.loads(policy.read_text()), indent=7))
-    done = run_aios("fmt", "--check", "-c", str(constitution))
+    done = invoke("fmt", "--check", "-c", str(constitution))
     assert done.returncode == 1 and "would reformat" in done.stdout and "refunds.json" in done.stdout
-    assert run_aios("fmt", "-c", str(constitution)).returncode == 0
-    assert run_aios("fmt", "--check", "-c", str(constitution)).returncode == 0
+    assert invoke("fmt", "-c", str(constitution)).returncode == 0
+    assert invoke("fmt", "--check", "-c", str(constitution)).returncode == 0
     assert {p: json.loads(p.read_text()) for p in constitution.rglob("*.json")} == before
 
 
@@ -93,7 +93,7 @@ def test_fmt_leaves_broken_files_alone(constitution: Path) -> None:
     broken.write_text('{"roles": [}')
     duplicated = constitution / "thresholds.json"
     duplicated.write_text('{"thresholds": {}, "thresholds": {}}')
-    done = run_aios("fmt", "-c", str(constitution))
+    done = invoke("fmt", "-c", str(constitution))
     assert done.returncode == 1
     assert "JSON001" in done.stderr and "JSON002" in done.stderr
     assert broken.read_text() == '{"roles": [}'
@@ -102,7 +102,7 @@ def test_fmt_leaves_broken_files_alone(constitution: Path) -> None:
 
 def test_example_is_canonical(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE, tmp_path / "constitution")
-    done = run_aios("fmt", "--check", "-c", str(tmp_path / "constitution"))
+    done = invoke("fmt", "--check", "-c", str(tmp_path / "constitution"))
     assert done.returncode == 0, done.stdout
 
 

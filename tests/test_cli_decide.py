@@ -1,4 +1,5 @@
-"""`aios decide` and `aios test` as a user runs them: real subprocesses, real git repositories."""
+"""`aios decide` and `aios test` as a user runs them: real git repositories, the command in-process, and one
+real subprocess reading standard input."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ENGINE, EXAMPLE, committed, git, run_aios
+from conftest import ENGINE, EXAMPLE, committed, git, invoke, run_aios
 
 from aios_policy.constitution.schema import validator
 
@@ -24,7 +25,7 @@ def company(tmp_path: Path) -> Path:
 
 
 def _decide(company: Path, *args: str, input: str | None = None):
-    return run_aios("decide", *args, cwd=company, input=input)
+    return invoke("decide", *args, cwd=company, input=input)
 
 
 def test_decide_a_request_file_and_log_it(company: Path) -> None:
@@ -36,14 +37,14 @@ def test_decide_a_request_file_and_log_it(company: Path) -> None:
     assert decision["decision"] == "escalate" and decision["escalation"]["role"] == "ops"
     assert decision["escalation"]["stages"][0]["approvers"][0]["name"] == "Dana Ops"
     assert decision["escalation"]["due"] == "2026-11-10T14:00:00-05:00"
-    listed = run_aios("log", "list", "--format", "json", cwd=company)
+    listed = invoke("log", "list", "--format", "json", cwd=company)
     assert listed.returncode == 0, listed.stderr
     assert decision["id"] in listed.stdout
     assert (company / ".aios" / "decisions.sqlite").is_file()
 
 
 def test_decide_from_standard_input_without_logging(company: Path) -> None:
-    done = _decide(company, "-", "--no-log", "--now", NOW, input=json.dumps(MEDIUM))
+    done = run_aios("decide", "-", "--no-log", "--now", NOW, cwd=company, input=json.dumps(MEDIUM))  # the real thing
     assert done.returncode == 0 and json.loads(done.stdout)["decision"] == "escalate"
     assert not (company / ".aios").exists()
 
@@ -134,12 +135,12 @@ def test_at_replays_the_constitution_as_it_stood_on_that_date(history: Path) -> 
     assert march["decided_at"].startswith("2026-03-01T12:00:00")
     july = _outcome(history, "--at", "2026-07-01")
     assert july["decision"] == "automate" and july["constitution"]["commit"] == git(history, "rev-parse", "HEAD")
-    too_early = run_aios("decide", "--set", "action=refund.issue", "--at", "2025-01-01", "--no-log", cwd=history)
+    too_early = invoke("decide", "--set", "action=refund.issue", "--at", "2025-01-01", "--no-log", cwd=history)
     assert too_early.returncode == 2 and "no commit on `main` at or before" in too_early.stderr
 
 
 def test_aios_test_passes_on_the_example() -> None:
-    done = run_aios("test", "-c", str(EXAMPLE))
+    done = invoke("test", "-c", str(EXAMPLE))
     assert done.returncode == 0, done.stdout
     assert done.stdout.splitlines()[-1].endswith(" passed, 0 failed")
     assert "coverage: 87 of 87 rules exercised (100.0%)" in done.stdout
@@ -152,7 +153,7 @@ def test_aios_test_shows_a_readable_diff_when_an_expectation_is_wrong(tmp_path: 
     scenario = next(s for s in data["scenarios"] if s["expect"]["decision"] == "escalate" and "role" in s["expect"])
     scenario["expect"]["decision"] = "automate"
     path.write_text(json.dumps(data, indent=2))
-    done = run_aios("test", cwd=tmp_path)
+    done = invoke("test", cwd=tmp_path)
     assert done.returncode == 1
     assert f"FAIL {scenario['id']} (constitution/scenarios/refunds.json at /scenarios/" in done.stdout
     assert "  decision: expected automate, got escalate" in done.stdout
@@ -160,7 +161,7 @@ def test_aios_test_shows_a_readable_diff_when_an_expectation_is_wrong(tmp_path: 
 
 
 def test_min_coverage_fails_below_the_bar(company: Path) -> None:
-    done = run_aios("test", "--min-coverage", "50", cwd=company)
+    done = invoke("test", "--min-coverage", "50", cwd=company)
     assert done.returncode == 1
     assert "coverage 9.1% is below the minimum 50%" in done.stdout
     assert "rules no scenario exercised: refund-small" in done.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE, REPO, committed, git, run_aios
+from conftest import EXAMPLE, REPO, committed, git, invoke
 
 from aios_policy.cli import main
 
@@ -52,7 +52,7 @@ def _line(path: str, *roles: str, org: dict[str, Any]) -> str:
 
 
 def _codeowners(repo: Path, *args: str, cwd: Path | None = None) -> list[str]:
-    done = run_aios("codeowners", "--output", "-", *args, cwd=cwd or repo)
+    done = invoke("codeowners", "--output", "-", *args, cwd=cwd or repo)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
@@ -138,19 +138,19 @@ def test_people_without_a_github_handle_are_skipped(repository: Path) -> None:
 
 
 def test_check_passes_after_writing_and_committing_and_fails_after_an_org_change(repository: Path) -> None:
-    written = run_aios("codeowners", cwd=repository)
+    written = invoke("codeowners", cwd=repository)
     assert written.returncode == 0, written.stderr
     target = repository / ".github" / "CODEOWNERS"
     assert written.stdout.startswith("wrote .github/CODEOWNERS: ")
-    assert run_aios("codeowners", "--check", cwd=repository).returncode == 0
+    assert invoke("codeowners", "--check", cwd=repository).returncode == 0
     git(repository, "add", "-A")
     git(repository, "commit", "-qm", "CODEOWNERS")  # a new commit: only the header's commit changes
-    assert run_aios("codeowners", "--check", cwd=repository).returncode == 0
+    assert invoke("codeowners", "--check", cwd=repository).returncode == 0
 
     before = target.read_bytes()
     org_file = repository / "constitution" / "org.json"
     org_file.write_text(org_file.read_text().replace('"github": "dokafor"', '"github": "david-okafor"'))
-    done = run_aios("codeowners", "--check", cwd=repository)
+    done = invoke("codeowners", "--check", cwd=repository)
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
         ".github/CODEOWNERS is out of date with the constitution: run `aios codeowners` to rewrite it"]
@@ -158,17 +158,17 @@ def test_check_passes_after_writing_and_committing_and_fails_after_an_org_change
 
 
 def test_check_without_the_file_fails(repository: Path) -> None:
-    done = run_aios("codeowners", "--check", cwd=repository)
+    done = invoke("codeowners", "--check", cwd=repository)
     assert done.returncode == 1
     assert "does not exist" in done.stdout
     assert not (repository / ".github").exists()
 
 
 def test_check_notices_a_hand_edit(repository: Path) -> None:
-    assert run_aios("codeowners", cwd=repository).returncode == 0
+    assert invoke("codeowners", cwd=repository).returncode == 0
     target = repository / ".github" / "CODEOWNERS"
     target.write_text(target.read_text().replace(" @dokafor\n", " @dokafor @someone-else\n", 1))
-    assert run_aios("codeowners", "--check", cwd=repository).returncode == 1
+    assert invoke("codeowners", "--check", cwd=repository).returncode == 1
 
 
 def test_output_dash_prints_the_file_with_its_commit_and_writes_nothing(repository: Path) -> None:
@@ -200,7 +200,7 @@ def test_paths_are_relative_to_the_repository_root_wherever_aios_runs(tmp_path: 
     inside = repo / "company" / "constitution"
     assert _codeowners(repo, "-c", ".", cwd=inside) == from_root
     assert "/company/constitution/policies/client-refunds.json @dokafor" in from_root
-    assert run_aios("codeowners", "-c", ".", cwd=inside).returncode == 0
+    assert invoke("codeowners", "-c", ".", cwd=inside).returncode == 0
     assert (repo / ".github" / "CODEOWNERS").is_file() and not (inside / ".github").exists()
 
 
@@ -230,7 +230,7 @@ def test_a_file_name_with_a_space_is_escaped(repository: Path) -> None:
 def test_an_invalid_constitution_is_a_clear_error_and_writes_nothing(repository: Path) -> None:
     policy = repository / "constitution" / "policies" / "client-refunds.json"
     policy.write_text(policy.read_text().replace('"owner": "finance_manager"', '"owner": "finance_manger"'))
-    done = run_aios("codeowners", cwd=repository)
+    done = invoke("codeowners", cwd=repository)
     assert done.returncode == 1
     assert done.stderr.startswith("aios: error: the constitution has 1 error(s)")
     assert "REF001 unknown role `finance_manger`" in done.stderr and "Traceback" not in done.stderr
@@ -243,15 +243,15 @@ def test_no_github_handles_at_all_is_a_clear_error(repository: Path) -> None:
     for person in org["people"]:
         person["handles"].pop("github", None)
     _write(org_file, org)
-    done = run_aios("codeowners", cwd=repository)
+    done = invoke("codeowners", cwd=repository)
     assert done.returncode == 1
     assert done.stderr.splitlines()[0] == ("aios: error: nobody in org.json has a GitHub handle, so no file can "
                                            "have an owner")
 
 
 def test_usage_errors_exit_2(repository: Path) -> None:
-    assert run_aios("codeowners", "--check", "--output", "-", cwd=repository).returncode == 2
-    missing = run_aios("codeowners", "-c", "nowhere", cwd=repository)
+    assert invoke("codeowners", "--check", "--output", "-", cwd=repository).returncode == 2
+    missing = invoke("codeowners", "-c", "nowhere", cwd=repository)
     assert missing.returncode == 2 and "no constitution at `nowhere`" in missing.stderr
 
 
@@ -354,9 +354,9 @@ def test_pre_commit_hooks_validate_and_fmt_the_constitution() -> None:
 
 
 def test_pre_commit_hook_entries_pass_on_the_example(repository: Path) -> None:
-    assert run_aios("codeowners", cwd=repository).returncode == 0
+    assert invoke("codeowners", cwd=repository).returncode == 0
     for hook in read_yaml(".pre-commit-hooks.yaml"):
-        done = run_aios(*hook["entry"].split()[1:], cwd=repository)
+        done = invoke(*hook["entry"].split()[1:], cwd=repository)
         assert done.returncode == 0, f"hook {hook['id']}: {done.stdout}{done.stderr}"
 
 

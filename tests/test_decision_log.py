@@ -1,4 +1,4 @@
-"""The decision log: real SQLite files, the real `aios` command, and the real `sqlite3` tool to tamper with."""
+"""The decision log: real SQLite files, the `aios` command, and plain SQL (Python's sqlite3) to tamper with."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import REPO, run_aios
+from conftest import REPO, invoke, run_sql
 
 from aios_policy.record.log import GENESIS, DecisionLog, LogError, default_log_path
 
@@ -69,12 +69,8 @@ def log_file(tmp_path: Path) -> Path:
     return path
 
 
-def sqlite(path: Path, statement: str) -> None:
-    subprocess.run(["sqlite3", str(path), statement], check=True, capture_output=True, text=True)
-
-
 def aios_log(log_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_aios(*args, "--log", str(log_file))
+    return invoke(*args, "--log", str(log_file))
 
 
 def test_appended_decisions_come_back_newest_first_with_their_request(tmp_path: Path) -> None:
@@ -134,7 +130,7 @@ def test_fresh_log_verifies_intact(log_file: Path) -> None:
 
 
 def test_edited_row_breaks_the_chain_and_names_the_entry(log_file: Path) -> None:
-    sqlite(log_file, "UPDATE entries SET outcome = 'automate' WHERE seq = 2")
+    run_sql(log_file, "UPDATE entries SET outcome = 'automate' WHERE seq = 2")
     done = aios_log(log_file, "log", "verify")
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
@@ -143,7 +139,7 @@ def test_edited_row_breaks_the_chain_and_names_the_entry(log_file: Path) -> None
 
 
 def test_deleted_row_breaks_the_chain_at_the_entry_after_it(log_file: Path) -> None:
-    sqlite(log_file, "DELETE FROM entries WHERE seq = 2")
+    run_sql(log_file, "DELETE FROM entries WHERE seq = 2")
     done = aios_log(log_file, "log", "verify")
     assert done.returncode == 1
     assert done.stdout.splitlines()[0] == ("entry 3 (decision `dec_0003`): its prev_hash does not match the entry "
@@ -151,16 +147,14 @@ def test_deleted_row_breaks_the_chain_at_the_entry_after_it(log_file: Path) -> N
 
 
 def test_deleted_last_row_is_caught(log_file: Path) -> None:
-    sqlite(log_file, "DELETE FROM entries WHERE seq = 3")
+    run_sql(log_file, "DELETE FROM entries WHERE seq = 3")
     done = aios_log(log_file, "log", "verify")
     assert done.returncode == 1
     assert "entry 3: missing: the log once reached entry 3, so the entries after 2 were removed" in done.stdout
 
 
 def test_first_entry_chains_to_64_zeros(log_file: Path) -> None:
-    done = subprocess.run(["sqlite3", str(log_file), "SELECT prev_hash FROM entries WHERE seq = 1"],
-                          capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == GENESIS
+    assert run_sql(log_file, "SELECT prev_hash FROM entries WHERE seq = 1") == [(GENESIS,)]
 
 
 def test_named_approver_resolves_and_the_escalation_is_approved(log_file: Path) -> None:
@@ -231,7 +225,7 @@ def test_unknown_id_gets_a_did_you_mean_hint(log_file: Path) -> None:
 
 def test_resolutions_are_chained_so_editing_one_shows_in_verify(log_file: Path) -> None:
     assert aios_log(log_file, "resolve", "dec_0002", "deny", "--by", "sam", "--note", "duplicate").returncode == 0
-    sqlite(log_file, "UPDATE entries SET outcome = 'approve' WHERE kind = 'resolution'")
+    run_sql(log_file, "UPDATE entries SET outcome = 'approve' WHERE kind = 'resolution'")
     done = aios_log(log_file, "log", "verify")
     assert done.returncode == 1
     assert done.stdout.splitlines()[0] == ("entry 4 (resolution of `dec_0002`): its hash does not match its "
@@ -252,14 +246,14 @@ def test_a_malformed_request_is_logged_and_verifies(tmp_path: Path) -> None:
 
 
 def test_aios_decide_logs_the_decision_and_a_named_approver_resolves_it(constitution: Path) -> None:
-    decided = run_aios("decide", "-c", str(constitution), "--set", "action=refund.issue", "--set", "amount=400",
+    decided = invoke("decide", "-c", str(constitution), "--set", "action=refund.issue", "--set", "amount=400",
                        "--set", "actor.kind=agent", "--set", "actor.id=refund-bot", "--set", "confidence=0.95",
                        "--now", "2026-11-18T10:00:00-05:00")
     assert decided.returncode == 0, decided.stderr
     decision_id = json.loads(decided.stdout)["id"]
-    [listed] = json.loads(run_aios("log", "list", "-c", str(constitution), "--format", "json").stdout)
+    [listed] = json.loads(invoke("log", "list", "-c", str(constitution), "--format", "json").stdout)
     assert (listed["id"], listed["status"], listed["actor"]["id"]) == (decision_id, "pending", "refund-bot")
-    resolved = run_aios("resolve", decision_id, "approve", "--by", "sam", "--note", "ok", "-c", str(constitution))
+    resolved = invoke("resolve", decision_id, "approve", "--by", "sam", "--note", "ok", "-c", str(constitution))
     assert resolved.returncode == 0, resolved.stderr
     assert resolved.stdout.endswith("the escalation is now approved\n")
 
@@ -300,7 +294,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path, command:
 
 def test_another_sqlite_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "other.sqlite"
-    sqlite(path, "CREATE TABLE invoices (id INTEGER)")
+    run_sql(path, "CREATE TABLE invoices (id INTEGER)")
     with pytest.raises(LogError, match="is not an aios decision log") as refused:
         DecisionLog(path)
     assert refused.value.exit_code == 1
@@ -309,7 +303,7 @@ def test_another_sqlite_database_is_refused_and_left_alone(tmp_path: Path) -> No
 
 
 def test_a_missing_log_is_a_clear_error(tmp_path: Path) -> None:
-    done = run_aios("log", "list", "-c", str(tmp_path / "constitution"))
+    done = invoke("log", "list", "-c", str(tmp_path / "constitution"))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"aios: error: no decision log at `{tmp_path / '.aios' / 'decisions.sqlite'}`",
@@ -322,11 +316,11 @@ def test_the_log_lives_beside_the_constitution_by_default(tmp_path: Path, consti
     assert default_log_path(constitution) == tmp_path / ".aios" / "decisions.sqlite"
     with DecisionLog(default_log_path(constitution)) as log:
         log.append(decision(1), request())
-    assert run_aios("log", "verify", cwd=tmp_path).stdout == "decision log intact: 1 entry\n"
-    assert "dec_0001" in run_aios("log", "list", "-c", str(constitution)).stdout
+    assert invoke("log", "verify", cwd=tmp_path).stdout == "decision log intact: 1 entry\n"
+    assert "dec_0001" in invoke("log", "list", "-c", str(constitution)).stdout
 
 
 @pytest.mark.parametrize("command", [["log"], ["log", "list"], ["log", "show"], ["log", "verify"], ["resolve"]])
 def test_every_log_command_has_help_with_examples(command: list[str]) -> None:
-    done = run_aios(*command, "--help")
+    done = invoke(*command, "--help")
     assert done.returncode == 0 and "Examples:" in done.stdout

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ENGINE, committed, git, run_aios
+from conftest import ENGINE, committed, git, invoke, run_aios
 
 from aios_policy import Constitution, check
 from aios_policy.analysis.diff import DiffReport, behavioural_diff
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
-REPORTS: list[tuple[Path, DiffReport]] = []  # every report made here, for the property test at the end
 
 
 @pytest.fixture
@@ -34,10 +33,28 @@ def _rule(data: dict, rule_id: str) -> dict:
     return next(r for r in data["rules"] if r["id"] == rule_id)
 
 
-def _diff(company: Path) -> DiffReport:
-    report = behavioural_diff(company / "constitution", "main", None, NOW, None)
-    REPORTS.append((company, report))
+def _diff(company: Path, log: Path | None = None) -> DiffReport:
+    """The diff of the working tree against main, each region's example checked under both versions."""
+    report = behavioural_diff(company / "constitution", "main", None, NOW, log)
+    _assert_examples_reproduce_both_outcomes(company, report)
     return report
+
+
+def _assert_examples_reproduce_both_outcomes(company: Path, report: DiffReport) -> None:
+    """Every region's example, decided again by the engine, gets the region's outcome before and after."""
+    base = Constitution(check(company / "constitution", report.base.commit))
+    head = Constitution(check(company / "constitution"))
+    for region in report.regions:
+        for version, expected in ((base, region.base), (head, region.head)):
+            decision = version.decide_dict(region.example, NOW)
+            assert decision["decision"] == expected[0], (region.describe(), decision["summary"])
+            routed = any(r["rule"] == "routing" for r in decision["reasons"])  # people moved a stage up
+            roles = tuple(s["role"] for s in decision["escalation"]["stages"]) if decision["escalation"] else ()
+            assert routed or roles == expected[1], (region.describe(), decision["summary"])
+            if decision["escalation"]:
+                stages = decision["escalation"]["stages"]
+                assert tuple(s["approvals"] for s in stages) == expected[2]
+                assert decision["escalation"]["on_timeout"]["then"] == expected[3]
 
 
 def _set_threshold(company: Path, name: str, value: float) -> None:
@@ -139,7 +156,7 @@ def test_renaming_a_role_is_said_in_words_and_only_re_routes(company: Path) -> N
 
 
 def test_reformatting_and_rewording_change_no_decision(company: Path) -> None:
-    assert run_aios("fmt", cwd=company).returncode == 0
+    assert invoke("fmt", cwd=company).returncode == 0
     _edit(company, "policies/refunds.json", lambda d: d.update(summary="Refunds, explained better."))
     _edit(company, "thresholds.json", lambda d: d["thresholds"]["refunds.auto_limit"].update(
         description="The largest refund an agent may send without asking."))
@@ -174,9 +191,9 @@ def test_committed_refs_and_the_cli(company: Path) -> None:
     assert report["base"]["commit"] == git(company, "rev-parse", "main")
     assert isinstance(report["summary"]["loosened"], int) and report["summary"]["loosened"] > 0
     assert report["replay"] is None
-    failing = run_aios("diff", "main", "raise", "--fail-on", "loosening", cwd=company)
+    failing = invoke("diff", "main", "raise", "--fail-on", "loosening", cwd=company)
     assert failing.returncode == 1 and "LOOSENED" in failing.stdout
-    markdown = run_aios("diff", "main", "raise", "--format", "markdown", "--fail-on", "never", cwd=company)
+    markdown = invoke("diff", "main", "raise", "--format", "markdown", "--fail-on", "never", cwd=company)
     assert markdown.stdout.startswith("<!-- aios-policy-diff -->\n## aios-policy: behavioural impact")
     assert "⚠️ loosens control" in markdown.stdout
 
@@ -184,7 +201,7 @@ def test_committed_refs_and_the_cli(company: Path) -> None:
 def test_default_base_is_where_the_branch_left_main(company: Path) -> None:
     git(company, "checkout", "-q", "-b", "feature")
     _set_threshold(company, "refunds.auto_limit", 400)
-    done = run_aios("diff", "--format", "json", "--fail-on", "never", cwd=company)
+    done = invoke("diff", "--format", "json", "--fail-on", "never", cwd=company)
     report = json.loads(done.stdout)
     assert report["base"]["commit"] == git(company, "rev-parse", "main")
     assert report["head"]["ref"] == "working tree" and report["head"]["dirty"] is True
@@ -195,30 +212,24 @@ def test_replay_of_the_decision_log(company: Path) -> None:
                  "confidence": 0.95, "attributes": {"client_status": "active"}, "at": "2026-11-10T10:00:00-05:00"}
                 for amount in (100, 300, 350, 800)]
     lines = "\n".join(json.dumps(r) for r in requests) + "\n"
-    assert run_aios("decide", "-", "--now", "2026-11-10T10:00:00-05:00", cwd=company, input=lines).returncode == 0
+    assert invoke("decide", "-", "--now", "2026-11-10T10:00:00-05:00", cwd=company, input=lines).returncode == 0
     _set_threshold(company, "refunds.auto_limit", 400)
-    report = _diff_with_log(company)
+    report = _diff(company, log=company / ".aios" / "decisions.sqlite")
     assert report.replay is not None and report.replay.total == 4 and report.replay.changed == 2
     assert report.replay.transitions["refund.issue"]["escalate to ops → automate"] == 2
     assert report.replay.newly_automated == 650
     assert report.replay.risks["loosened"] == 2
 
 
-def _diff_with_log(company: Path) -> DiffReport:
-    report = behavioural_diff(company / "constitution", "main", None, NOW, company / ".aios" / "decisions.sqlite")
-    REPORTS.append((company, report))
-    return report
-
-
 def test_no_log_is_said_plainly(company: Path) -> None:
     _set_threshold(company, "refunds.auto_limit", 400)
-    done = run_aios("diff", "--fail-on", "never", cwd=company)
+    done = invoke("diff", "--fail-on", "never", cwd=company)
     assert "No decision log was found to replay" in done.stdout
 
 
 def test_an_invalid_head_is_a_clear_error(company: Path) -> None:
     _edit(company, "policies/refunds.json", lambda d: d.update(owner="nobody"))
-    done = run_aios("diff", "main", cwd=company)
+    done = invoke("diff", "main", cwd=company)
     assert done.returncode == 2 and "HEAD (the working tree) is not a valid constitution" in done.stderr
 
 
@@ -227,7 +238,7 @@ def test_git_range_spellings(company: Path) -> None:
     _set_threshold(company, "refunds.auto_limit", 400)
     git(company, "commit", "-qam", "raise the limit")
     for spelling in ("main...raise", "main..raise"):
-        done = run_aios("diff", spelling, "--format", "json", "--fail-on", "never", cwd=company)
+        done = invoke("diff", spelling, "--format", "json", "--fail-on", "never", cwd=company)
         report = json.loads(done.stdout)
         assert report["base"]["commit"] == git(company, "rev-parse", "main"), spelling
         assert report["head"]["commit"] == git(company, "rev-parse", "raise"), spelling
@@ -281,36 +292,14 @@ def test_markdown_cannot_be_broken_by_constitution_text(company: Path) -> None:
     _edit(company, "policies/refunds.json", lambda d: d["rules"].append(
         {"id": "refund-odd", "when": {"path": "attributes.client_status", "op": "eq", "value": "big`one | </details>"},
          "outcome": "deny", "reason": "An odd value."}))
-    done = run_aios("diff", "main", "--format", "markdown", "--fail-on", "never", cwd=company)
+    done = invoke("diff", "main", "--format", "markdown", "--fail-on", "never", cwd=company)
     assert "</details>`" not in done.stdout and "&lt;/details&gt;" in done.stdout
     assert done.stdout.count("<details>") == done.stdout.count("</details>")
 
 
 def test_a_bad_log_is_a_usage_error_not_a_loosening(company: Path) -> None:
     (company / "not-a-log").write_text("hello")
-    done = run_aios("diff", "main", "--log", str(company / "not-a-log"), cwd=company)
+    done = invoke("diff", "main", "--log", str(company / "not-a-log"), cwd=company)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    unknown = run_aios("diff", "main...nope", cwd=company)
+    unknown = invoke("diff", "main...nope", cwd=company)
     assert unknown.returncode == 2 and "unknown git ref `nope`" in unknown.stderr
-
-
-def test_every_region_example_reproduces_both_outcomes() -> None:
-    """Runs last in this file: every region any test above reported, decided again under both versions."""
-    assert REPORTS, "run the whole file"
-    checked = 0
-    for company, report in REPORTS:
-        base = Constitution(check(company / "constitution", report.base.commit))
-        head = Constitution(check(company / "constitution"))
-        for region in report.regions:
-            for version, expected in ((base, region.base), (head, region.head)):
-                decision = version.decide_dict(region.example, NOW)
-                assert decision["decision"] == expected[0], (region.describe(), decision["summary"])
-                routed = any(r["rule"] == "routing" for r in decision["reasons"])  # people moved a stage up
-                roles = tuple(s["role"] for s in decision["escalation"]["stages"]) if decision["escalation"] else ()
-                assert routed or roles == expected[1], (region.describe(), decision["summary"])
-                if decision["escalation"]:
-                    stages = decision["escalation"]["stages"]
-                    assert tuple(s["approvals"] for s in stages) == expected[2]
-                    assert decision["escalation"]["on_timeout"]["then"] == expected[3]
-                checked += 1
-    assert checked > 20

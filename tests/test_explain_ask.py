@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import EXAMPLE, TESTS, run_aios
+from conftest import EXAMPLE, TESTS, invoke
 
 from aios_policy import Constitution
 from aios_policy.constitution.dates import parse_moment
@@ -89,15 +89,15 @@ def test_ask_is_deterministic(example: Constitution, now) -> None:
 
 
 def test_cli_explain_and_ask() -> None:
-    done = run_aios("explain", "refund.issue", "-c", str(EXAMPLE), "--now", "2026-11-24")
+    done = invoke("explain", "refund.issue", "-c", str(EXAMPLE), "--now", "2026-11-24")
     assert done.returncode == 0 and "AUTOMATE   amount at or below $250" in done.stdout
-    markdown = run_aios("explain", "refund.issue", "-c", str(EXAMPLE), "--format", "markdown")
+    markdown = invoke("explain", "refund.issue", "-c", str(EXAMPLE), "--format", "markdown")
     assert "| decision | when | outcome | rules |" in markdown.stdout
-    sop = run_aios("explain", "--sop", "refund-dispute", "-c", str(EXAMPLE), "--format", "json")
+    sop = invoke("explain", "--sop", "refund-dispute", "-c", str(EXAMPLE), "--format", "json")
     assert json.loads(sop.stdout)["id"] == "refund-dispute"
-    unknown = run_aios("explain", "refund.isue", "-c", str(EXAMPLE))
+    unknown = invoke("explain", "refund.isue", "-c", str(EXAMPLE))
     assert unknown.returncode == 2 and "did you mean `refund.issue`?" in unknown.stderr
-    asked = run_aios("ask", "what happens when a customer disputes a refund of $800?", "-c", str(EXAMPLE),
+    asked = invoke("ask", "what happens when a customer disputes a refund of $800?", "-c", str(EXAMPLE),
                      "--format", "json")
     assert json.loads(asked.stdout)["match"]["id"] == "refund-dispute"
 
@@ -106,5 +106,5 @@ def test_readme_shows_a_real_ask_answer() -> None:
     readme = (TESTS.parent / "README.md").read_text()
     block = re.search(r"\$ aios ask \"(.+?)\" --now (\S+)\n(.*?)```", readme, re.DOTALL)
     assert block, "README must show one `aios ask` example with its output"
-    done = run_aios("ask", block.group(1), "--now", block.group(2), "-c", str(EXAMPLE))
+    done = invoke("ask", block.group(1), "--now", block.group(2), "-c", str(EXAMPLE))
     assert done.stdout.strip() == block.group(3).strip()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, run_aios
+from conftest import EXAMPLE, invoke, run_sql
 
 from aios_policy import Constitution
 from aios_policy.constitution.conditions import compile_condition
@@ -71,33 +70,32 @@ def test_a_quoted_field_is_the_same_plain_field() -> None:
 @pytest.mark.parametrize("text", ['{"action": "refund.issue", "amount": NaN}', "[" * 100_000 + "]" * 100_000],
                          ids=["nan", "deep"])
 def test_unreadable_cli_input_is_a_usage_error_not_a_crash(tmp_path: Path, text: str) -> None:
-    done = run_aios("decide", "-", "--no-log", "-c", str(EXAMPLE), input=text)
+    done = invoke("decide", "-", "--no-log", "-c", str(EXAMPLE), input=text)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "internal error" not in done.stderr
 
 
 def test_text_that_is_not_unicode_is_logged_and_the_chain_holds(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite"
     request = '{"action": "refund.issue", "actor": {"id": "b\\ud800", "kind": "agent"}, "attributes": {"a": "\\ud800"}}'
-    done = run_aios("decide", "-", "--log", str(log), "-c", str(EXAMPLE), input=request)
+    done = invoke("decide", "-", "--log", str(log), "-c", str(EXAMPLE), input=request)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["decision"] == "escalate"
-    assert run_aios("log", "verify", "--log", str(log)).returncode == 0
+    assert invoke("log", "verify", "--log", str(log)).returncode == 0
 
 
 def test_removing_the_newest_entries_is_caught(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE, tmp_path / "constitution")
     request = json.dumps({"action": "payroll.run", "actor": {"id": "bot", "kind": "agent"}})
     for _ in range(2):
-        assert run_aios("decide", "-", cwd=tmp_path, input=request).returncode == 0
+        assert invoke("decide", "-", cwd=tmp_path, input=request).returncode == 0
     log = tmp_path / ".aios" / "decisions.sqlite"
-    subprocess.run(["sqlite3", str(log), "DELETE FROM entries WHERE seq=2; UPDATE sqlite_sequence SET seq=1"],
-                   check=True)
-    done = run_aios("log", "verify", cwd=tmp_path)
+    run_sql(log, "DELETE FROM entries WHERE seq=2; UPDATE sqlite_sequence SET seq=1")
+    done = invoke("log", "verify", cwd=tmp_path)
     assert done.returncode == 1 and "the newest entries were removed" in done.stdout
 
 
 def test_set_never_silently_replaces_fields_set_before() -> None:
-    done = run_aios("decide", "--set", "amount.x=1", "--set", "amount=5", "--no-log", "-c", str(EXAMPLE))
+    done = invoke("decide", "--set", "amount.x=1", "--set", "amount=5", "--no-log", "-c", str(EXAMPLE))
     assert done.returncode == 2 and "would replace the fields already set inside it" in done.stderr
 
 
@@ -112,7 +110,7 @@ def test_a_broken_policy_id_is_a_schema_error_not_a_crash(tmp_path: Path, bad_id
     policy.write_text(json.dumps(data))
     sop = tmp_path / "constitution" / "sops" / "refund-dispute.json"
     sop.write_text(sop.read_text().replace('"client-refunds"', '"client-refundz"'))
-    done = run_aios("validate", cwd=tmp_path)
+    done = invoke("validate", cwd=tmp_path)
     assert done.returncode == 1 and "SCHEMA002" in done.stdout and "internal error" not in done.stderr
 
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, committed, git, run_aios
+from conftest import MINIMAL, committed, git, invoke
 
 from aios_policy import SourceError, check
 
@@ -83,19 +83,19 @@ def test_ref_outside_a_repository_is_a_clear_error(tmp_path: Path) -> None:
 def test_broken_repository_is_a_clear_error_not_a_traceback(repository: Path) -> None:
     head = repository / ".git" / "HEAD"
     head.write_text("garbage\n")
-    done = run_aios("validate", "--ref", "main", "-c", str(repository / "constitution"))
+    done = invoke("validate", "--ref", "main", "-c", str(repository / "constitution"))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "is not a valid git repository" in done.stderr
 
 
 def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
-    done = run_aios("validate", "-c", str(tmp_path / "nowhere"))
+    done = invoke("validate", "-c", str(tmp_path / "nowhere"))
     assert done.returncode == 2
     assert "no constitution at" in done.stderr and "hint:" in done.stderr
 
 
 def test_cli_validate_at_ref_names_the_commit(repository: Path) -> None:
-    done = run_aios("validate", "--ref", "v1", cwd=repository)
+    done = invoke("validate", "--ref", "v1", cwd=repository)
     sha = git(repository, "rev-parse", "v1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"at `v1`, commit {sha[:12]}, clean" in done.stdout
