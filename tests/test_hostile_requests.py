@@ -51,25 +51,37 @@ def _drop(request: dict, key: str) -> dict:
     return {k: v for k, v in request.items() if k != key}
 
 
-defects = st.one_of(
-    st.builds(lambda v: _set(BASE, "amount", v), bad_numbers),
-    st.builds(lambda v: _set(BASE, "confidence", v), bad_numbers),
-    st.builds(lambda v: _set(BASE, "action", v), junk.filter(lambda v: v != "refund.issue")),
-    st.builds(lambda v: _set(BASE, "actor", v), junk),
-    st.builds(lambda v: _set(BASE, "actor.kind", v), junk.filter(lambda v: v not in ("agent", "human"))),
-    st.builds(lambda v: _set(BASE, "attributes", v), junk.filter(lambda v: not isinstance(v, dict))),
-    st.builds(lambda v: _set(BASE, "attributes.chargeback_open", v), junk.filter(lambda v: v is not False)),
-    st.builds(lambda v: _set(BASE, "at", v), junk.filter(lambda v: not isinstance(v, str) or v[:4] != "2026")),
-    st.builds(lambda d: _set(BASE, "attributes.deep", _nested(d)), st.integers(65, 400)),
-    st.builds(lambda k: _drop(BASE, k), st.sampled_from(["action", "actor", "amount", "attributes"])),
-    st.builds(lambda k, v: {**BASE, k: v}, st.text(min_size=1, max_size=10).filter(lambda k: k not in BASE), junk),
-    junk.filter(lambda v: not isinstance(v, dict)),
-)
+# One strategy per class of defect, each its own test so that xdist spreads them over its workers. A class
+# with few possible values (a bad number, a dropped key) is tried exhaustively; the others get EXAMPLES each,
+# over 10,000 in all.
+defects = {
+    "bad-amount": st.builds(lambda v: _set(BASE, "amount", v), bad_numbers),
+    "bad-confidence": st.builds(lambda v: _set(BASE, "confidence", v), bad_numbers),
+    "junk-action": st.builds(lambda v: _set(BASE, "action", v), junk.filter(lambda v: v != "refund.issue")),
+    "junk-actor": st.builds(lambda v: _set(BASE, "actor", v), junk),
+    "junk-actor-kind": st.builds(lambda v: _set(BASE, "actor.kind", v),
+                                 junk.filter(lambda v: v not in ("agent", "human"))),
+    "attributes-not-an-object": st.builds(lambda v: _set(BASE, "attributes", v),
+                                          junk.filter(lambda v: not isinstance(v, dict))),
+    "junk-flag": st.builds(lambda v: _set(BASE, "attributes.chargeback_open", v),
+                           junk.filter(lambda v: v is not False)),
+    "junk-at": st.builds(lambda v: _set(BASE, "at", v),
+                         junk.filter(lambda v: not isinstance(v, str) or v[:4] != "2026")),
+    "deep-attribute": st.builds(lambda d: _set(BASE, "attributes.deep", _nested(d)), st.integers(65, 400)),
+    "dropped-key": st.builds(lambda k: _drop(BASE, k), st.sampled_from(["action", "actor", "amount", "attributes"])),
+    "unknown-key": st.builds(lambda k, v: {**BASE, k: v},
+                             st.text(min_size=1, max_size=10).filter(lambda k: k not in BASE), junk),
+    "not-an-object": junk.filter(lambda v: not isinstance(v, dict)),
+}
+EXAMPLES = 1_250
 
 
-@settings(max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(request=defects)
-def test_malformed_requests_never_crash_and_never_automate(constitution: Constitution, request: object) -> None:
+@pytest.mark.parametrize("defect", sorted(defects))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(data=st.data())
+def test_malformed_requests_never_crash_and_never_automate(constitution: Constitution, defect: str,
+                                                           data: st.DataObject) -> None:
+    request = data.draw(defects[defect], label=defect)
     decision = constitution.decide_dict(request, NOW)
     assert decision["decision"] != "automate", (request, decision["summary"])
     assert decision["reasons"], request
@@ -84,9 +96,18 @@ OFFER = {"action": "offer.extend", "actor": {"id": "recruiting-agent", "kind": "
          "at": "2026-10-29T10:00:00-04:00"}  # automates through a raw JMESPath rule (amount <= band)
 
 
-@settings(max_examples=2_000, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(band=junk.filter(lambda v: not (isinstance(v, int | float) and not isinstance(v, bool))))
-def test_raw_jmespath_rules_fail_closed_on_fields_of_the_wrong_kind(constitution: Constitution, band: object) -> None:
+# a band of every kind but a number, in three tests that xdist spreads: 2,100 examples, as many as before
+bands = {"scalar": st.none() | st.booleans() | st.text(max_size=20),
+         "list": st.lists(junk, max_size=4),
+         "object": st.dictionaries(st.text(max_size=8), junk, max_size=4)}
+
+
+@pytest.mark.parametrize("kind", sorted(bands))
+@settings(max_examples=700, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(data=st.data())
+def test_raw_jmespath_rules_fail_closed_on_fields_of_the_wrong_kind(constitution: Constitution, kind: str,
+                                                                   data: st.DataObject) -> None:
+    band = data.draw(bands[kind], label=f"salary_band_max ({kind})")
     request = {**OFFER, "attributes": {**OFFER["attributes"], "salary_band_max": band}}
     assert constitution.decide_dict(request, NOW)["decision"] != "automate", band
 
