@@ -125,6 +125,33 @@ def test_the_home_page_groups_policies_and_procedures_by_topic(handbook: Path) -
         assert nav in home
 
 
+def _topic_sections(home: str) -> dict[str, str]:
+    """Each topic's heading on the home page, and the links under it."""
+    return {heading: " ".join(re.findall(r'href="([^"]+)"', body)) for heading, body in
+            re.findall(r'<section class="card topic"[^>]*>\s*<h3>(.*?)</h3>(.*?)</section>', home, re.S)}
+
+
+def test_topics_come_from_the_files_and_else_from_the_action_or_the_policy_of_the_first_gate(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from aios_policy.guide.handbook import build
+
+    copy = tmp_path / "constitution"
+    shutil.copytree(EXAMPLE, copy)
+    for folder, name, topic in (("policies", "vendors", "Suppliers"), ("policies", "client-data", None),
+                                ("sops", "client-data-deletion", None), ("sops", "new-vendor-onboarding", None)):
+        file = copy / folder / f"{name}.json"
+        data = json.loads(file.read_text())
+        data.pop("topic")
+        file.write_text(json.dumps(data | ({"topic": topic} if topic else {})))
+    written = build(Constitution.load(copy), datetime(2026, 12, 2, 17, tzinfo=UTC), None)
+    topics = _topic_sections(next(p.html for p in written.pages if p.path == "index.html"))
+    assert topics["Suppliers"] == "policies/vendors.html procedures/new-vendor-onboarding.html"
+    assert topics["Client data"] == "policies/client-data.html procedures/client-data-deletion.html"
+    assert "Vendors" not in topics and "Client data and privacy" not in topics
+    assert list(topics) == sorted(topics, key=str.lower)
+
+
 def test_a_policy_page_names_owner_approvers_deadline_attachments_and_cover(handbook: Path) -> None:
     page = (handbook / "policies" / "client-refunds.html").read_text()
     assert "Finance Manager</a> <span class=\"people\">&ndash; <a href=\"../org.html#person-david.okafor\">" in page
@@ -459,3 +486,20 @@ def test_the_home_page_screenshot_and_a_narrow_screen(browser, server: str, tmp_
         assert overflow <= 0, f"{name} scrolls sideways on a phone by {overflow}px"
     phone.close()
     assert problems == [] and more == []
+
+
+# --- how it is built ------------------------------------------------------------------------------------------
+
+
+def test_jinja2_has_one_home_and_no_template_marks_text_safe() -> None:
+    package = Path(__file__).resolve().parent.parent / "aios_policy"
+    importers = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py")
+                       if re.search(r"^\s*(import|from) jinja2\b", p.read_text(), re.M))
+    assert importers == ["guide/handbook/render.py"]
+    handbook = package / "guide" / "handbook"
+    assert not [p.name for p in handbook.glob("*.py") if "html.escape" in p.read_text() or "from html" in p.read_text()]
+    templates = sorted((handbook / "templates").glob("*.html"))
+    assert len(templates) >= 7
+    for template in templates:
+        assert not re.search(r"\|\s*safe\b|Markup|autoescape\s+false", template.read_text()), template.name
+    assert {p.name for p in (handbook / "static").iterdir()} == {"handbook.css", "search.js"}
