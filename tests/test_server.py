@@ -5,6 +5,7 @@ Each server is the real `aios serve` command in a subprocess; the tests talk to 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -167,7 +168,7 @@ def test_a_persons_token_must_name_a_person_in_org_json(company: Company, tmp_pa
     assert "`dnaa` is not a person in org.json" in done.stderr and "did you mean `dana`?" in done.stderr
     as_agent = run_aios("token", "add", "dana", "--kind", "agent", "--tokens", str(tmp_path / "t.json"),
                         "-c", str(company.constitution))
-    assert as_agent.returncode == 2 and "must be `--kind human`" in as_agent.stderr
+    assert as_agent.returncode == 2 and "so they act as `human`, not `agent`" in as_agent.stderr
 
 
 def test_tokens_are_never_kept_inside_the_constitution(company: Company) -> None:
@@ -363,13 +364,43 @@ def test_openapi_is_generated_from_the_pydantic_models(server: Server) -> None:
     document = httpx.get(server.url + "/openapi.json").json()
     schemas = document["components"]["schemas"]
     assert set(schemas["Decision"]["properties"]) == set(Decision.model_fields)
-    assert set(schemas["ServedRequest"]["properties"]) == set(Request.model_fields)
-    body = document["paths"]["/v1/decide"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body == {"$ref": "#/components/schemas/ServedRequest"}
+    decide = document["paths"]["/v1/decide"]["post"]
+    assert decide["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Decision"}
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert set(document["paths"]) == {"/v1/decide", "/v1/decide/batch", "/v1/explain/{action}", "/v1/ask",
                                       "/v1/constitution", "/v1/health", "/v1/escalations",
                                       "/v1/escalations/{decision_id}/resolve"}
+
+
+def test_openapi_describes_the_decide_bodies_with_the_requests_fields(server: Server) -> None:
+    paths = httpx.get(server.url + "/openapi.json").json()["paths"]
+
+    def body(path: str) -> Any:
+        request_body = paths[path]["post"]["requestBody"]
+        assert request_body["required"] is True
+        return request_body["content"]["application/json"]["schema"]
+
+    one = body("/v1/decide")
+    assert set(one["properties"]) == set(Request.model_fields)
+    assert one["properties"]["action"]["type"] == "string" and one["required"] == ["action"]
+    actor = next(s for s in one["properties"]["actor"]["anyOf"] if s.get("type") == "object")
+    assert set(actor["properties"]) == {"id", "kind", "role"}  # inlined: the document holds no dangling $ref
+    batch = body("/v1/decide/batch")["properties"]["requests"]
+    assert (batch["minItems"], batch["maxItems"]) == (1, 1000)
+    assert set(batch["items"]["properties"]) == set(Request.model_fields)
+    assert body("/v1/ask") == {"$ref": "#/components/schemas/Question"}
+
+
+def test_every_error_in_the_openapi_document_has_the_one_error_shape(server: Server) -> None:
+    document = httpx.get(server.url + "/openapi.json").json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/ErrorBody"}, (method, path, status)
 
 
 def test_property_based_requests_never_get_a_5xx(server: Server) -> None:
@@ -396,6 +427,86 @@ def test_property_based_requests_never_get_a_5xx(server: Server) -> None:
     no_server_error()
     assert len(seen) >= 100 and time.monotonic() - started < 60
     assert any(200 <= status < 300 for status in seen) and any(400 <= status < 500 for status in seen)
+
+
+def test_health_and_404_bodies_hold_no_file_path(server: Server, company: Company) -> None:
+    with server.client("dana") as client:
+        bodies = [httpx.get(server.url + "/v1/health"), client.get("/v1/nothing"), client.get("/v1/explain/x.y"),
+                  client.post("/v1/escalations/dec_000000000000000000000000/resolve",
+                              json={"outcome": "approve", "note": "x"})]
+    assert [b.status_code for b in bodies] == [200, 404, 404, 404]
+    assert bodies[0].json()["log"]["kind"] == "sqlite" and bodies[0].json()["log"]["state"] == "writing"
+    assert "decision log `decisions.sqlite`" in bodies[3].json()["error"]
+    for body in bodies:
+        for private in {company.root, company.root.resolve()}:
+            assert str(private) not in body.text, body.text
+
+
+def test_a_slow_batch_leaves_the_event_loop_free_for_health(server: Server) -> None:
+    """A batch of 1,000 is decided in the thread pool: /v1/health answers all the while the server works on it
+    (from the moment the batch is sent until its response's headers arrive)."""
+    window: dict[str, float] = {}
+
+    def decide_a_thousand() -> None:
+        hooks = {"request": [lambda _: window.setdefault("sent", time.monotonic())],
+                 "response": [lambda _: window.setdefault("answered", time.monotonic())]}
+        with server.client() as client:
+            client.event_hooks = hooks
+            response = client.post("/v1/decide/batch", params={"explain": "true"},
+                                   json={"requests": [vendor_payment(6000)] * 1000})
+        window["status"] = response.status_code
+
+    thread = threading.Thread(target=decide_a_thousand)
+    answers: list[tuple[float, float]] = []
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        thread.start()
+        while thread.is_alive():
+            started = time.monotonic()
+            assert client.get("/v1/health").status_code == 200
+            answers.append((started, time.monotonic()))
+    thread.join()
+    assert window["status"] == 200
+    inside = [a for a in answers if window["sent"] < a[0] and a[1] < window["answered"]]
+    # on a blocked loop none would fit: each health request would wait for the batch to be answered
+    assert len(inside) >= 5, (window, answers)
+
+
+def test_the_engine_explain_and_ask_never_run_on_the_event_loop(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every call into the engine, explain or ask, in-process, notes whether an event loop runs in its thread."""
+    from fastapi.testclient import TestClient
+
+    from aios_policy.engine.facade import Constitution
+    from aios_policy.serve.http import create_app, routes
+
+    on_loop: dict[str, list[bool]] = {}
+
+    def watched(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            on_loop.setdefault(name, []).append(_running_an_event_loop())
+            return function(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(Constitution, "decide_dict", watched("decide", Constitution.decide_dict))
+    for name in ("request_problems", "explain_action", "answer"):
+        monkeypatch.setattr(routes, name, watched(name, getattr(routes, name)))
+    company = make_company(tmp_path)
+    app = create_app(company.constitution, tokens=company.tokens_file, log=company.log)
+    with TestClient(app, headers={"Authorization": f"Bearer {company.tokens['dana']}"}) as client:
+        assert client.post("/v1/decide", json=vendor_payment(100)).status_code == 200
+        assert client.post("/v1/decide/batch", json={"requests": [vendor_payment(100)] * 3}).status_code == 200
+        assert client.get("/v1/explain/vendor.pay").status_code == 200
+        assert client.post("/v1/ask", json={"question": "what happens when we pay a vendor?"}).status_code == 200
+    assert set(on_loop) == {"decide", "request_problems", "explain_action", "answer"}
+    assert not any(any(calls) for calls in on_loop.values()), on_loop
+
+
+def _running_an_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 # The decision log under load

@@ -62,7 +62,7 @@ def serve(constitution: str, ref: str, host: str, port: int, tokens_file: str | 
     """
     import uvicorn
 
-    from aios_policy.serve.http.app import create_app
+    from aios_policy.serve.http import create_app
 
     _server_logging()
     app = create_app(constitution, ref, _tokens_path(tokens_file, constitution), log_path, reload_interval)
