@@ -42,18 +42,21 @@ def _resolve(node: Any, root: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     return (node if isinstance(node, dict) else {}), root
 
 
-def _properties(node: Any, root: dict[str, Any]) -> tuple[dict[str, Any], Any, dict[str, Any]]:
-    """Known properties (in order), the schema for other keys, and the root, merging allOf/anyOf/oneOf."""
+def _properties(node: Any, root: dict[str, Any]) -> tuple[dict[str, tuple[Any, dict[str, Any]]], Any]:
+    """Known properties in order, each with the root its schema lives in, and the (schema, root) for
+    other keys, merging allOf/anyOf/oneOf (whose branches may live in another schema file)."""
     node, root = _resolve(node, root)
-    properties = dict(node.get("properties", {}))
+    properties = {key: (value, root) for key, value in node.get("properties", {}).items()}
     extra = node.get("additionalProperties")
+    extra_root = root
     for combined in ("allOf", "anyOf", "oneOf"):
         for branch in node.get(combined, []):
-            more, more_extra, _ = _properties(branch, root)
+            more, (more_extra, more_root) = _properties(branch, root)
             for key, value in more.items():
                 properties.setdefault(key, value)
-            extra = extra if extra is not None else more_extra
-    return properties, extra, root
+            if extra is None:
+                extra, extra_root = more_extra, more_root
+    return properties, (extra if isinstance(extra, dict) else {}, extra_root)
 
 
 def _items(node: Any, root: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -70,11 +73,10 @@ def _items(node: Any, root: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 def _ordered(value: Any, node: Any, root: dict[str, Any]) -> Any:
     if isinstance(value, dict):
-        properties, extra, root = _properties(node, root)
+        properties, extra = _properties(node, root)
         known = [k for k in properties if k in value]
         rest = [k for k in value if k not in properties]
-        return {k: _ordered(value[k], properties.get(k, extra if isinstance(extra, dict) else {}), root)
-                for k in known + rest}
+        return {k: _ordered(value[k], *properties.get(k, extra)) for k in known + rest}
     if isinstance(value, list):
         items, item_root = _items(node, root)
         return [_ordered(v, items, item_root) for v in value]
