@@ -71,3 +71,32 @@ def test_a_wheel_carries_the_schemas_templates_and_type_marker(tmp_path: Path) -
     assert "License-Expression: Apache-2.0" in text and "Project-URL: Changelog" in text
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert json.loads(zipfile.ZipFile(wheel).read("aios_policy/schemas/request.schema.json"))["title"]
+
+
+# each third-party library has one home: swapping it touches that module (or that package) alone
+HOMES = {
+    "git": ["aios_policy/constitution/source.py"], "gitdb": ["aios_policy/constitution/source.py"],
+    "jmespath": ["aios_policy/constitution/conditions.py"], "re2": ["aios_policy/constitution/conditions.py"],
+    "jsonschema": ["aios_policy/constitution/schema.py"], "jsonschema_rs": ["aios_policy/constitution/schema.py"],
+    "referencing": ["aios_policy/constitution/schema.py"], "deepdiff": ["aios_policy/analysis/changes.py"],
+    "rapidfuzz": ["aios_policy/guide/ask.py"], "jinja2": ["aios_policy/guide/handbook/render.py"],
+    "sqlite3": ["aios_policy/record/"], "psycopg": ["aios_policy/record/"], "psycopg_pool": ["aios_policy/record/"],
+    "fastapi": ["aios_policy/serve/http/"], "starlette": ["aios_policy/serve/http/"], "mcp": ["aios_policy/serve/mcp.py"],
+    "click": ["aios_policy/cli/"], "uvicorn": ["aios_policy/cli/serve.py", "aios_policy/serve/"],
+}
+
+
+def test_each_library_is_imported_only_in_its_home() -> None:
+    import ast
+
+    strays = []
+    for module in (REPO / "aios_policy").rglob("*.py"):
+        where = module.relative_to(REPO).as_posix()
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in HOMES and not any(where.startswith(home) for home in HOMES[top]):
+                    strays.append(f"{where} imports {name}")
+    assert not strays, strays

@@ -18,8 +18,9 @@ from aios_policy.constitution.dates import add_duration, parse_moment
 from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage
 from aios_policy.constitution.space import DOMAINS, Interval, contains, field_values, intervals, numeric_points
 from aios_policy.constitution.values import MISSING, is_finite_number, lookup, with_field
+from aios_policy.words.decision import summary, would
 from aios_policy.words.numbers import interval_text, value_text
-from aios_policy.words.outcome import PAST, outcome_text
+from aios_policy.words.outcome import outcome_text
 
 from .outcome import NEEDS_INFO, Outcome
 from .people import assign
@@ -401,9 +402,7 @@ class Engine:
             while 0 <= index + step < len(cuts) and key_at(index + step) == key:
                 index += step
                 span = span.joined(cuts[index]) if step > 0 else cuts[index].joined(span)
-            subject = "" if path == "amount" else f"with {path} "
-            sentences.append(f"would {self._outcome_text(key)} {subject}"
-                             f"{interval_text(span, path, self.manifest.currency)}")
+            sentences.append(would(self._outcome_text(key), path, interval_text(span, path, self.manifest.currency)))
         return sentences
 
     def _outcome_text(self, key: Outcome) -> str:
@@ -416,17 +415,13 @@ class Engine:
 
     def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],
                  now: datetime) -> str:
-        action = request.get("action") if isinstance(request.get("action"), str) else "the request"
-        if decision == "needs_info":
-            fields = ", ".join(f"`{m['field']}`" for m in missing)
-            return f"{action}: needs {fields} before it can be decided."
+        action = a if isinstance(a := request.get("action"), str) else "the request"
         if verdict.safeguard:
-            reason = verdict.safeguard[2].rstrip(".")
+            reason = verdict.safeguard[2]
+        elif verdict.deciding is not None:
+            reason = verdict.deciding.reason
         else:
-            assert verdict.deciding is not None  # a verdict without a safeguard always has a deciding rule
-            reason = verdict.deciding.reason.rstrip(".")
-        rule = f" (rule `{verdict.deciding.id}`)" if verdict.deciding else ""
-        if decision == "escalate":
-            title = self._outcome_text(verdict.key).removeprefix("escalate to the ")
-            return f"{action}: escalated to the {title}{rule}: {reason}."
-        return f"{action}: {PAST[decision]}{rule}: {reason}."
+            reason = ""
+        return summary(action, decision, reason, verdict.deciding.id if verdict.deciding else None,
+                       self._outcome_text(verdict.key).removeprefix("escalate to ") if decision == "escalate" else "",
+                       [m["field"] for m in missing])

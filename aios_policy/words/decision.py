@@ -1,9 +1,28 @@
-"""Decisions and scenario results as text for people (JSON for machines is the dict itself)."""
+"""A decision in words: its one-line summary, what would change it, and the whole of it as text."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
+
+from .outcome import PAST
+
+
+def summary(action: str, decision: str, reason: str, rule: str | None, escalated_to: str = "",
+            missing: Sequence[str] = ()) -> str:
+    """`refund.issue: escalated to the Operations Manager (rule `x`): Refunds above ... .`"""
+    if decision == "needs_info":
+        return f"{action}: needs {', '.join(f'`{m}`' for m in missing)} before it can be decided."
+    by = f" (rule `{rule}`)" if rule else ""
+    done = f"escalated to {escalated_to}" if decision == "escalate" else PAST[decision]
+    return f"{action}: {done}{by}: {reason.rstrip('.')}."
+
+
+def would(outcome: str, path: str, values: str) -> str:
+    """A counterfactual: `would automate at or below $250`, `would be denied with attributes.x above 3`."""
+    subject = "" if path == "amount" else f"with {path} "
+    return f"would {outcome} {subject}{values}"
 
 
 def decision_json(decision: dict[str, Any], pretty: bool = True) -> str:
