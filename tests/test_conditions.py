@@ -104,7 +104,7 @@ def _tracked(condition: Condition, request: dict[str, Any]) -> tuple[bool | str,
     return _answer(lambda: condition.evaluate(request, missing)), missing
 
 
-SETTINGS = settings(max_examples=1_500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+SETTINGS = settings(max_examples=1_000, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 @SETTINGS
