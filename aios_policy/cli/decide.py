@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,48 +54,102 @@ def _from_settings(settings: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _loads(text: str, name: str) -> Any:
-    """JSON as JSON defines it: no NaN or Infinity, and a clear error for absurd nesting."""
+    """JSON as JSON defines it: no NaN or Infinity, and a clear error for absurd nesting or a number too
+    long to read (Python reads no integer past 4,300 digits; request_problems bounds the rest)."""
     def refuse(constant: str) -> None:
         raise RequestInputError(f"{name}: `{constant}` is not valid JSON", "send numbers as finite values")
 
+    def integer(digits: str) -> int:
+        limit = sys.get_int_max_str_digits()
+        if limit and len(digits.lstrip("-")) > limit:
+            raise RequestInputError(f"{name}: a number of {len(digits.lstrip('-')):,} digits is too long to read",
+                                    "send numbers of at most 19 digits, or larger values as text")
+        return int(digits)
+
     try:
-        return json.loads(text, parse_constant=refuse)
+        return json.loads(text, parse_constant=refuse, parse_int=integer)
     except RecursionError as error:
         raise RequestInputError(f"{name}: the JSON is nested too deeply", "flatten the request") from error
 
 
-def _read_requests(source: str | None) -> tuple[list[Any], bool]:
-    """The requests in a file or stdin: one JSON value, or JSON Lines (then batch is True)."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A line of a batch that is not JSON: answered as a malformed request (escalated) and reported."""
+
+    number: int
+    problem: str
+    hint: str | None
+    text: str
+
+
+def _read_text(source: str | None) -> tuple[str, str]:
+    """The text of a request file or of standard input, and the name to report it by."""
     if source == "-" or source is None:
-        text = sys.stdin.read(MAX_INPUT_BYTES + 1)
-        name = "standard input"
+        text, name = sys.stdin.read(MAX_INPUT_BYTES + 1), "standard input"
     else:
         path = Path(source)
         if not path.is_file():
             raise RequestInputError(f"no request file `{source}`", "pass a JSON file, - for standard input, or --set")
         if path.stat().st_size > MAX_INPUT_BYTES:
             raise RequestInputError(f"`{source}` is larger than {MAX_INPUT_BYTES} bytes", "split the batch")
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-        name = source
+        text, name = path.read_text(encoding="utf-8-sig", errors="replace"), source
     if len(text) > MAX_INPUT_BYTES:
         raise RequestInputError(f"{name} holds more than {MAX_INPUT_BYTES} bytes", "split the batch")
+    return text, name
+
+
+def _line(text: str, name: str, number: int) -> Any:
+    """One line of JSON Lines: its value, or what makes it unreadable."""
+    try:
+        return _loads(text, f"{name}:{number}: line {number}")
+    except json.JSONDecodeError as error:
+        return Unreadable(number, f"{name}:{number}:{error.colno}: line {number} is not valid JSON: "
+                                  f"{error.msg[0].lower()}{error.msg[1:]}",
+                          "JSON Lines need one complete JSON object per line", text)
+    except RequestInputError as error:
+        return Unreadable(number, error.message, error.hint, text)
+
+
+def _read_requests(source: str | None) -> tuple[list[Any], bool]:
+    """The requests in a file or stdin: one JSON value, or JSON Lines (then batch is True). In a batch, a
+    line that cannot be read is an Unreadable in its place; the lines around it are read as usual."""
+    text, name = _read_text(source)
     try:
         return [_loads(text, name)], False
-    except json.JSONDecodeError as whole:
-        if not whole.msg.startswith("Extra data"):
-            raise RequestInputError(f"{name}:{whole.lineno}:{whole.colno}: the request is not valid JSON: "
-                                    f"{whole.msg[0].lower()}{whole.msg[1:]}", "fix the JSON, or send one JSON "
-                                    "object per line (JSON Lines)") from whole
-    requests = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                requests.append(_loads(line, f"{name} line {number}"))
-            except json.JSONDecodeError as error:
-                raise RequestInputError(f"{name}:{number}:{error.colno}: line {number} is not valid JSON: "
-                                        f"{error.msg[0].lower()}{error.msg[1:]}",
-                                        "JSON Lines need one complete JSON object per line") from error
-    return requests, True
+    except json.JSONDecodeError as error:
+        whole: AiosError = RequestInputError(
+            f"{name}:{error.lineno}:{error.colno}: the request is not valid JSON: "
+            f"{error.msg[0].lower()}{error.msg[1:]}", "fix the JSON, or send one JSON object per line (JSON Lines)")
+        lines_follow = error.msg.startswith("Extra data")
+    except RequestInputError as error:
+        whole, lines_follow = error, False
+    # lines end at \n only: JSON text may hold U+2028 and other breaks str.splitlines() would cut at
+    lines = [(number, line.removesuffix("\r")) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
+    requests = [_line(line, name, number) for number, line in lines]
+    # JSON Lines when the text goes on after a first value, or when some other line is a whole object:
+    # then a bad first line is one bad line of the batch, not the whole input
+    if lines_follow or (len(lines) > 1 and any(isinstance(r, dict) for r in requests)):
+        return requests, True
+    raise whole
+
+
+def _answer(loaded: Constitution, request: Any, when: datetime, explain: bool) -> dict[str, Any]:
+    if isinstance(request, Unreadable):
+        return loaded.decide_unreadable(request.problem, when)
+    return loaded.decide_dict(request, when, explain)
+
+
+def _logged_request(request: Any) -> dict[str, Any]:
+    """What the log records as the request: the request, or what was sent when it is not an object."""
+    if isinstance(request, Unreadable):
+        return {"invalid": request.text}
+    return request if isinstance(request, dict) else {"invalid": request}
+
+
+def _render(decision: dict[str, Any], output_format: str, batch: bool) -> str:
+    if output_format == "text":
+        return decision_text(decision) + ("\n" if batch else "")
+    return decision_json(decision, pretty=not batch)
 
 
 @click.command()
@@ -118,8 +174,10 @@ def decide(request_file: str | None, settings: tuple[str, ...], constitution: st
     """Decide a request: automate, escalate, deny or needs_info, with who, why and by when.
 
     Reads one JSON request from REQUEST.json, from standard input (-), or from --set fields. A
-    file of JSON Lines (one request per line) is a batch: one decision per line comes out.
-    Every decision is recorded in the decision log unless --no-log.
+    file of JSON Lines (one request per line) is a batch: one decision per non-blank line comes out,
+    in order. A line that is not JSON is answered as a malformed request (escalated), reported on
+    standard error with its line number, and makes the exit status 1; the other lines are decided
+    as usual. Every decision is recorded in the decision log (unless --no-log) before it is printed.
 
     \b
     Examples:
@@ -138,18 +196,42 @@ def decide(request_file: str | None, settings: tuple[str, ...], constitution: st
     loaded = Constitution.load(constitution, ref=ref, at=at_moment)
     tz = loaded.compiled.manifest.timezone
     when = moment(now, tz) if now else at_moment or datetime.now(UTC)
-    decisions = [loaded.decide_dict(request, when, explain) for request in requests]
-    if not no_log:
-        from aios_policy.record.log import DecisionLog, default_log_path
+    with contextlib.ExitStack() as stack:
+        log = None
+        if not no_log:
+            from aios_policy.record.log import DecisionLog, default_log_path
 
-        with DecisionLog(Path(log_path) if log_path else default_log_path(constitution)) as log:
-            log.append_many([(decision, request if isinstance(request, dict) else {"invalid": request})
-                             for request, decision in zip(requests, decisions, strict=True)])
-    for decision in decisions:
-        if output_format == "text":
-            click.echo(decision_text(decision) + ("\n" if batch else ""))
-        else:
-            click.echo(decision_json(decision, pretty=not batch))
+            log = stack.enter_context(DecisionLog(Path(log_path) if log_path else default_log_path(constitution)))
+        for start in range(0, len(requests), BATCH_CHUNK):
+            _decide_chunk(loaded, requests[start:start + BATCH_CHUNK], when, explain, log, output_format, batch)
+    unreadable = [r for r in requests if isinstance(r, Unreadable)]
+    if unreadable:
+        numbers = ", ".join(str(r.number) for r in unreadable[:20]) + (", …" if len(unreadable) > 20 else "")
+        lines = "lines" if len(unreadable) > 1 else "line"
+        click.echo(f"aios: error: {len(unreadable)} of {len(requests)} lines could not be read as JSON ({lines} "
+                   f"{numbers}); each was answered as a malformed request and escalated", err=True)
+        click.echo("hint: JSON Lines need one complete JSON object per line", err=True)
+        sys.exit(1)
+
+
+BATCH_CHUNK = 500  # requests decided, then logged in one transaction, then printed, at a time
+
+
+def _decide_chunk(loaded: Constitution, chunk: list[Any], when: datetime, explain: bool, log: Any,
+                  output_format: str, batch: bool) -> None:
+    """Decide, log, then print: every decision printed is in the log. Should deciding one request fail
+    (a bug of ours), those decided before it are still logged and printed before the error goes on."""
+    decided: list[tuple[Any, dict[str, Any]]] = []
+    try:
+        for request in chunk:
+            decided.append((request, _answer(loaded, request, when, explain)))
+    finally:
+        if log is not None and decided:
+            log.append_many([(decision, _logged_request(request)) for request, decision in decided])
+        for request, decision in decided:
+            if isinstance(request, Unreadable):
+                click.echo(f"aios: error: {request.problem}", err=True)
+            click.echo(_render(decision, output_format, batch))
 
 
 @click.command(name="test")

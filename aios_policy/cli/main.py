@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import sys
@@ -17,22 +19,57 @@ from aios_policy.errors import AiosError
 from .options import constitution_option, constitution_options, format_option
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+# The reader of our output went away (`aios decide batch.jsonl | head`): 128 + SIGPIPE, as a shell reports
+# any program the closed pipe stopped, so `set -o pipefail` can tell that not all output was read.
+EXIT_CLOSED_PIPE = 141
+
+
+def _closed_pipe(error: BaseException | None) -> bool:
+    """Whether error is, or was caused by, writing to a pipe nobody reads any more."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, BrokenPipeError) or (isinstance(error, OSError) and error.errno == errno.EPIPE):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so flushing it at exit cannot fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (click's CliRunner): nothing is flushed at exit
+
+
+def _printable_streams() -> None:
+    """Whatever we print can be encoded: a character the terminal's encoding lacks becomes an escape
+    instead of a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 class _Group(click.Group):
     """Turns a user's mistake into one clear line and its exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        _printable_streams()
         try:
             return super().invoke(ctx)
-        except AiosError as error:
-            click.echo(f"aios: error: {error.message}", err=True)
-            if error.hint:
-                click.echo(f"hint: {error.hint}", err=True)
-            ctx.exit(error.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as error:  # a bug of ours, not the user's: say so plainly
+        except Exception as error:
+            if _closed_pipe(error):  # the reader stopped reading: not an error of anyone's, say nothing
+                _quiet_stdout()
+                ctx.exit(EXIT_CLOSED_PIPE)
+            if isinstance(error, AiosError):
+                click.echo(f"aios: error: {error.message}", err=True)
+                if error.hint:
+                    click.echo(f"hint: {error.hint}", err=True)
+                ctx.exit(error.exit_code)
+            # a bug of ours, not the user's: say so plainly
             if os.environ.get("AIOS_DEBUG"):
                 traceback.print_exc()
             click.echo(f"aios: internal error: {type(error).__name__}: {error}", err=True)

@@ -18,12 +18,12 @@ from aios_policy.constitution.dates import add_duration, parse_moment
 from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage
 from aios_policy.constitution.space import DOMAINS, Interval, contains, field_values, intervals, numeric_points
 from aios_policy.constitution.values import MISSING, is_finite_number, lookup, with_field
-from aios_policy.words.decision import summary, would
+from aios_policy.words.decision import one_line, printable, summary, would
 from aios_policy.words.numbers import interval_text, value_text
 from aios_policy.words.outcome import outcome_text
 
 from .outcome import NEEDS_INFO, Outcome
-from .people import assign
+from .people import assign, canonical_id, is_person
 
 MAX_VARIED_FIELDS = 6
 
@@ -146,11 +146,14 @@ class Engine:
         if automate is None:
             return self._default("no rule covers this request", matched, errors)
         actor = request.get("actor")
-        if isinstance(actor, dict) and actor.get("kind") == "agent":
+        if not is_person(self.constitution, actor):  # an agent, or anyone org.json does not know
             bar, confidence = self.bars[request["action"]], request.get("confidence")
             if not is_finite_number(confidence) or not confidence >= bar:
                 stated = "no confidence" if not is_finite_number(confidence) else f"confidence {confidence:g}"
-                text = f"the agent stated {stated}; automating needs at least {bar:g}, so the policy owner decides"
+                who = "the agent" if not isinstance(actor, dict) or actor.get("kind") != "human" else (
+                    f"`{one_line(actor.get('id'))}` is not a person in org.json, so it is held to the agents' "
+                    "bar: it")
+                text = f"{who} stated {stated}; automating needs at least {bar:g}, so the policy owner decides"
                 return Verdict("escalate", matched, None, self.owner_escalation[automate.policy],
                                ("confidence", automate.policy, text), errors)
         return Verdict("automate", matched, automate, None, None, errors)
@@ -186,8 +189,9 @@ class Engine:
         return {
             "id": None,
             "decided_at": now.isoformat(),
-            "request_id": request.get("id") if isinstance(request.get("id"), str) else None,
-            "action": request.get("action") if isinstance(request.get("action"), str) else "",
+            # echoed text is printable: a malformed request may hold lone surrogates
+            "request_id": printable(request["id"]) if isinstance(request.get("id"), str) else None,
+            "action": printable(request["action"]) if isinstance(request.get("action"), str) else "",
             "decision": decision,
             "summary": "",
             "escalation": escalation,
@@ -218,7 +222,8 @@ class Engine:
         escalation = verdict.escalation
         assert escalation is not None  # every escalate verdict carries the escalation it routes to
         actor = a if isinstance(a := request.get("actor"), dict) else {}
-        requester = actor.get("id") if actor.get("kind") == "human" else None
+        # whoever the actor claims to be is never their own approver, whatever the kind or the spelling
+        requester = canonical_id(actor["id"]) if isinstance(actor.get("id"), str) else None
         day = now.astimezone(self.manifest.timezone).date()
         stages: list[dict[str, Any]] = []
         notes: list[str] = []
@@ -229,9 +234,7 @@ class Engine:
             notes.extend(assignment.notes)
             stages.append({"name": stage.name, "role": assignment.role, "approvals": stage.approvals,
                            "approvers": [a.to_json() for a in assignment.approvers]})
-        hours = self.manifest.business_hours
-        due = (add_duration(now, escalation.sla, self.manifest.timezone, hours.days, hours.start, hours.end,
-                            self.manifest.holidays).isoformat() if escalation.sla else None)
+        due = self._due(now, escalation, verdict.errors) if escalation.sla else None
         timeout = escalation.on_timeout
         timeout_role = timeout.role
         if timeout.then == "escalate" and timeout_role is None:
@@ -241,6 +244,19 @@ class Engine:
                 "sla": escalation.sla.text if escalation.sla else None, "due": due,
                 "on_timeout": {"then": timeout.then, "role": timeout_role if timeout.then == "escalate" else None},
                 }, list(dict.fromkeys(notes))
+
+    def _due(self, now: datetime, escalation: Escalation, errors: list[str]) -> str | None:
+        """When the SLA runs out; None, with the reason added to errors, when no date can hold that moment
+        (near the year 9999). The decision stays the escalation it is: a person sets the deadline."""
+        assert escalation.sla is not None
+        hours = self.manifest.business_hours
+        try:
+            return add_duration(now, escalation.sla, self.manifest.timezone, hours.days, hours.start, hours.end,
+                                self.manifest.holidays).isoformat()
+        except (OverflowError, ValueError):  # a date past year 9999 (or before year 1) cannot be made
+            errors.append(f"the deadline {escalation.sla.text} after {now.isoformat()} is past the last date "
+                          "that can be written, so the escalation has no due time; the approver sets one")
+            return None
 
     def _reasons(self, verdict: Verdict) -> list[dict[str, Any]]:
         ordered = ([verdict.deciding] if verdict.deciding else []) + [r for r in verdict.matched
@@ -415,7 +431,7 @@ class Engine:
 
     def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],
                  now: datetime) -> str:
-        action = a if isinstance(a := request.get("action"), str) else "the request"
+        action = printable(a) if isinstance(a := request.get("action"), str) else "the request"
         if verdict.safeguard:
             reason = verdict.safeguard[2]
         elif verdict.deciding is not None:

@@ -60,6 +60,13 @@ class Constitution:
         decision["id"] = new_decision_id()
         return decision
 
+    def decide_unreadable(self, problem: str, now: datetime | None = None) -> dict[str, Any]:
+        """The decision for a request that could not even be read (a line of a batch that is not JSON):
+        escalated as malformed, with problem as the reason, as every entry point answers it."""
+        decision = self.engine.decide({}, now or datetime.now(UTC), problems=[problem], counterfactuals=False)
+        decision["id"] = new_decision_id()
+        return decision
+
     def decide(self, request: Request | dict[str, Any], now: datetime | None = None,
                explain: bool = False) -> Decision:
         """The decision for a request at now (default: the current time) as a pydantic model."""

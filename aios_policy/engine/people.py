@@ -7,10 +7,12 @@ so a chain never dead-ends.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 from aios_policy.constitution.model import CompiledConstitution, Person
+from aios_policy.words.decision import one_line
 
 
 @dataclass(frozen=True)
@@ -32,17 +34,42 @@ class Assignment:
     notes: tuple[str, ...]
 
 
+def canonical_id(text: str) -> str:
+    """The one form in which a request's actor id is compared with people: NFKC, format characters
+    (zero-width spaces, bidi marks, soft hyphens) dropped, case folded, outer spaces stripped, then NFKC
+    again (casefold can undo it). `DAVID.OKAFOR`, ` david.okafor ` and its full-width form are all
+    `david.okafor`. org.json's own ids follow `^[a-z][a-z0-9_.-]*$` (schemas/org.schema.json), a form this
+    leaves unchanged, so they are looked up as written and shown as written."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFKC", text.casefold()).strip()
+
+
+def person_of(constitution: CompiledConstitution, actor_id: object) -> Person | None:
+    """The person in org.json an actor id names, compared in canonical form; None for anyone else."""
+    return constitution.people.get(canonical_id(actor_id)) if isinstance(actor_id, str) else None
+
+
+def is_person(constitution: CompiledConstitution, actor: object) -> bool:
+    """Whether the actor is a person in org.json acting as one. Anyone else, even an actor that says it
+    is human, is trusted no more than an agent."""
+    return (isinstance(actor, dict) and actor.get("kind") == "human"
+            and person_of(constitution, actor.get("id")) is not None)
+
+
 def actor_problem(constitution: CompiledConstitution, actor_id: str, kind: str, role: str | None = None) -> str | None:
-    """The identity rules, in one place: a person in org.json acts as a human, in a role they hold;
-    anyone else may claim no role. Why an actor breaks them, or None."""
-    person = constitution.people.get(actor_id)
+    """The identity rules, in one place: a person in org.json (by canonical id) acts as a human, in a
+    role they hold; anyone else may claim no role. Why an actor breaks them, or None."""
+    person = person_of(constitution, actor_id)
+    shown = one_line(actor_id)
     if person is not None:
+        named = f"`{shown}`" if person.id == actor_id else f"`{shown}` (`{person.id}` in org.json)"
         if kind != "human":
-            return f"`{actor_id}` is a person in org.json, so they act as `human`, not `{kind}`"
+            return f"{named} is a person in org.json, so they act as `human`, not `{one_line(kind)}`"
         if role is not None and role not in person.roles:
-            return f"`{actor_id}` does not hold role `{role}` (org.json gives {', '.join(person.roles)})"
+            return f"{named} does not hold role `{one_line(role)}` (org.json gives {', '.join(person.roles)})"
     elif role is not None:
-        return f"actor `{actor_id}` is not a person in org.json, so it cannot act as `{role}`"
+        return f"actor `{shown}` is not a person in org.json, so it cannot act as `{one_line(role)}`"
     return None
 
 
@@ -75,9 +102,11 @@ def _available(constitution: CompiledConstitution, role: str, day: date, exclude
 
 def assign(constitution: CompiledConstitution, role: str, day: date, requester: str | None,
            named: set[str] | frozenset[str] = frozenset(), needed: int = 1) -> Assignment:
-    """The approvers of role on day: never the requester, nobody already named at an earlier stage,
-    and at least `needed` of them, moving up reports_to until there are."""
+    """The approvers of role on day: never the requester (the actor's id, compared in canonical form),
+    nobody already named at an earlier stage, and at least `needed` of them, moving up reports_to
+    until there are."""
     notes: list[str] = []
+    requester = canonical_id(requester) if requester else None
     excluded = set(named) | ({requester} if requester else set())
     current, visited = role, set()
     while current in constitution.roles and current not in visited:

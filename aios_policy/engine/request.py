@@ -10,6 +10,7 @@ from typing import Any
 from aios_policy.constitution.model import CompiledConstitution
 from aios_policy.constitution.schema import check_instance, fast_validator
 from aios_policy.limits import MAX_JSON_DEPTH
+from aios_policy.words.decision import one_line
 
 from .people import actor_problem
 
@@ -31,22 +32,52 @@ def request_problems(request: Any, constitution: CompiledConstitution | None = N
     return [problem] if problem else []
 
 
-def _odd_value(value: Any, depth: int) -> str | None:
-    """Values JSON Schema does not catch: deep nesting, numbers that are not finite, broken text."""
+# Integers beyond a signed 64-bit one are refused: SQLite, Go, Java and most JSON readers cannot hold
+# them, and Python cannot even write one out past 4,300 digits. (A bound on hostile input: it belongs in
+# aios_policy/limits.py beside MAX_JSON_DEPTH.)
+MAX_INTEGER = 2**63 - 1
+_SCALARS = (str, bool, int, float, type(None))
+
+
+def _odd_value(value: Any, depth: int, pointer: str = "") -> str | None:
+    """What JSON Schema cannot see, at the first place it occurs: a value that is not plain JSON (dict
+    with text keys, list, text, bool, None, a finite number within bounds), deep nesting, broken text."""
+    kind = type(value)
+    where = one_line(pointer, 200) if pointer else "/"  # a key may hold anything
     if depth > MAX_JSON_DEPTH:
-        return f"the request is nested more than {MAX_JSON_DEPTH} levels deep"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"`{value}` is not a finite number"
-    if isinstance(value, str):
+        return f"{where}: the request is nested more than {MAX_JSON_DEPTH} levels deep"
+    if kind is str:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return "the request holds text that is not valid Unicode (a lone surrogate)"
+            return f"{where}: the text is not valid Unicode (it holds a lone surrogate)"
         return None
-    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, child in children:
-        problem = _odd_value(key, depth + 1) if isinstance(key, str) else None
-        problem = problem or _odd_value(child, depth + 1)
-        if problem:
-            return problem
-    return None
+    if kind is float and not math.isfinite(value):
+        return f"{where}: `{value}` is not a finite number; send a finite number or null"
+    if kind is int and not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
+        return (f"{where}: an integer of {_digits(value)} digits is out of bounds; integers must lie within "
+                f"±{MAX_INTEGER} (send larger values as text)")
+    if kind in _SCALARS:
+        return None
+    if kind is dict:
+        for key, child in value.items():
+            if type(key) is not str:
+                return (f"{where}: the key `{one_line(repr(key))}` (of type `{one_line(type(key).__name__)}`) is "
+                        "not text; JSON objects have text keys")
+            step = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+            problem = _odd_value(key, depth + 1, step) or _odd_value(child, depth + 1, step)
+            if problem:
+                return problem
+        return None
+    if kind is list:
+        for index, child in enumerate(value):
+            if problem := _odd_value(child, depth + 1, f"{pointer}/{index}"):
+                return problem
+        return None
+    return (f"{where}: a value of type `{one_line(kind.__name__)}` is not JSON; send a plain dict, list, "
+            "str, int, float, bool or None")
+
+
+def _digits(value: int) -> str:
+    """How many decimal digits an integer has, without writing it out (which fails past 4,300 digits)."""
+    return f"about {int(abs(value).bit_length() * 0.30103) + 1:,}"
