@@ -7,6 +7,7 @@ to print and which exit code to use.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -72,11 +73,13 @@ class Diagnostic:
         return (self.file, self.line, self.column, self.code, self.message)
 
     def render(self) -> str:
-        """One line: `file:line:column: CODE message at /pointer; hint`."""
+        """One line: `file:line:column: CODE message at /pointer; hint`, with every character that could
+        break the line or fool a terminal (in a file name, a message quoting a value, a pointer, a
+        hint) written as an escape. to_json keeps the raw text."""
         where = f" at {self.pointer}" if self.pointer else ""
         tag = "" if self.severity is Severity.ERROR else " (warning)"
         hint = f"; {self.hint}" if self.hint else ""
-        return f"{self.file}:{self.line}:{self.column}: {self.code}{tag} {self.message}{where}{hint}"
+        return one_line(f"{self.file}:{self.line}:{self.column}: {self.code}{tag} {self.message}{where}{hint}")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -89,6 +92,22 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+# C0 controls, DEL, C1 controls, the line and paragraph separators, bidirectional marks, embeddings,
+# overrides and isolates (the "Trojan Source" characters), and lone surrogates (unprintable as UTF-8)
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def one_line(text: str) -> str:
+    """text on one line and safe for a terminal: newlines, control and bidirectional characters escaped."""
+    return _UNSAFE.sub(_escape, text)
 
 
 def make(code: str, message: str, file: str, pointer: str = "", position: tuple[int, int] = (1, 1),

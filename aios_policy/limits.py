@@ -9,6 +9,8 @@ read further.
 MAX_FILE_BYTES = 1024 * 1024  # one constitution file
 MAX_FILES = 20_000  # JSON files under one constitution folder
 MAX_JSON_DEPTH = 64  # nesting of objects and lists, in a file or a request
+MAX_INTEGER = 2**63 - 1  # the largest whole number, in a file or a request (SQLite's, and most JSON readers')
+LATEST_YEAR = 9000  # the last year a constitution's date may name; days are added to them without overflow
 
 # conditions
 MAX_PATTERN = 200  # characters of a `matches` regular expression

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aios_policy import diagnostics as dx
 
-from .dates import parse_day, parse_moment, zone
+from .dates import DATE_RANGE, parse_day, parse_moment, zone
 from .load import Document
 from .schema import is_valid_schema
 
@@ -94,8 +94,8 @@ class _Checker:
         if "require" in raw:
             problem = is_valid_schema(raw["require"])
             if problem:
-                self.report(document, "ESC001", f"{pointer}/require", f"`require` is not a valid JSON Schema: "
-                            f"{problem}", 'write e.g. {"type": "object", "required": ["order_id"]}')
+                self.report(document, "ESC001", f"{pointer}/require",
+                            f"`require` is not a valid JSON Schema: {problem[0]}", problem[1])
         timeout = raw.get("on_timeout", {})
         if "role" in timeout:
             self.role(document, timeout["role"], f"{pointer}/on_timeout/role")
@@ -110,8 +110,8 @@ class _Checker:
         last = parse_moment(raw[end], utc, True) if isinstance(raw.get(end), str) else None
         for key, value in ((start, first), (end, last)):
             if isinstance(raw.get(key), str) and value is None:
-                self.report(document, "DATE001", f"{pointer}/{key}", f"`{raw[key]}` is not a real date",
-                            "write YYYY-MM-DD")
+                self.report(document, "DATE001", f"{pointer}/{key}", f"`{raw[key]}` is not a real date "
+                            f"from {DATE_RANGE}", "write YYYY-MM-DD")
         if first and last and last <= first:
             self.report(document, "DATE001", f"{pointer}/{end}", f"`{raw[end]}` is before `{raw[start]}`",
                         f"{end} must not be before {start}")
@@ -128,7 +128,8 @@ class _Checker:
                         f"not after they start at {hours['start']}", "end must be later than start")
         for i, day in enumerate(data.get("holidays", [])):
             if parse_day(day) is None:
-                self.report(document, "DATE001", f"/holidays/{i}", f"`{day}` is not a real date", "write YYYY-MM-DD")
+                self.report(document, "DATE001", f"/holidays/{i}", f"`{day}` is not a real date from {DATE_RANGE}",
+                            "write YYYY-MM-DD")
         self.escalation(document, data["default_escalation"], "/default_escalation")
 
     def org(self, document: Document) -> None:
@@ -167,15 +168,16 @@ class _Checker:
     def cycles(self, document: Document, roles: list[tuple[int, dict[str, Any]]]) -> None:
         manager = {r["id"]: r.get("reports_to") for _, r in roles}
         where = {r["id"]: i for i, r in roles}
-        reported: set[str] = set()
+        walked: set[str] = set()  # each role is walked up from once: linear in the number of roles
         for start in manager:
-            chain, current = [], start
-            while current in manager and current not in chain:
-                chain.append(current)
+            chain: dict[str, int] = {}  # the roles of this walk, in order
+            current = start
+            while current in manager and current not in chain and current not in walked:
+                chain[current] = len(chain)
                 current = manager[current]
-            if current in chain and current not in reported:
-                loop = chain[chain.index(current):]
-                reported.update(loop)
+            walked.update(chain)
+            if current in chain:
+                loop = list(chain)[chain[current]:]
                 first = min(loop, key=lambda r: where[r])
                 self.report(document, "ORG001", f"/roles/{where[first]}/reports_to",
                             "reports_to goes round in a circle: " + " → ".join([*loop, current]),
@@ -211,7 +213,7 @@ class _Checker:
                 self.report(document, "REF005", f"/policies/{i}", f"unknown policy `{policy}`",
                             dx.did_you_mean(policy, filter(None, self.index.policies)) or "name a policy id")
         steps = _items(data, "steps")
-        ids = [step["id"] for _, step in steps]
+        ids = {step["id"] for _, step in steps}
         for i, step in steps:
             where = f"/steps/{i}"
             self.unique(document, "step", step["id"], f"{where}/id", scope=data["id"])
@@ -238,6 +240,9 @@ class _Checker:
             action = request["action"]
             if action not in self.index.actions and dx.did_you_mean(action, self.index.actions):
                 self.action(document, action, f"{where}/request/action")  # an unknown action is a fair test
+            if isinstance(request.get("at"), str) and parse_moment(request["at"], ZoneInfo("UTC")) is None:
+                self.report(document, "DATE001", f"{where}/request/at", f"`{request['at']}` is not a real moment "
+                            f"from {DATE_RANGE}", "write e.g. 2025-03-04T10:00:00Z")
             actor = request["actor"]
             if actor["kind"] == "human":
                 self.person(document, actor["id"], f"{where}/request/actor/id")
@@ -253,7 +258,9 @@ class _Checker:
 
 
 def _unreachable(steps: list[tuple[int, dict[str, Any]]]) -> Iterator[int]:
-    ids = [step["id"] for _, step in steps]
+    ids: dict[str, int] = {}
+    for position, (_, step) in enumerate(steps):
+        ids.setdefault(step["id"], position)
     reached, frontier = set(), [0] if steps else []
     while frontier:
         position = frontier.pop()
@@ -266,7 +273,7 @@ def _unreachable(steps: list[tuple[int, dict[str, Any]]]) -> Iterator[int]:
             if target is None:
                 frontier.append(position + 1)
             elif target in ids:
-                frontier.append(ids.index(target))
+                frontier.append(ids[target])
     yield from (steps[p][0] for p in range(len(steps)) if p not in reached)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aios_policy.limits import LATEST_YEAR
+
 _DURATION = re.compile(r"^([1-9][0-9]{0,3}) (minute|hour|day|business hour|business day)s?$")
 
 
@@ -20,16 +22,25 @@ def zone(name: str) -> ZoneInfo | None:
         return None
 
 
+EARLIEST_YEAR = 2  # a year earlier and a day taken off (or a zone's offset) would leave the calendar
+DATE_RANGE = f"{EARLIEST_YEAR:04}-01-01 to {LATEST_YEAR}-12-31"
+
+
 def parse_day(text: str) -> date | None:
-    """A YYYY-MM-DD date, or None when it is not a real date."""
+    """A YYYY-MM-DD date from EARLIEST_YEAR to LATEST_YEAR, or None when it is not one.
+
+    The bound keeps every sum the constitution makes with a date (the next day, a deadline, a
+    zone's offset) inside the calendar Python can hold."""
     try:
-        return date.fromisoformat(text) if len(text) == 10 else None
+        day = date.fromisoformat(text) if len(text) == 10 else None
     except (TypeError, ValueError):
         return None
+    return day if day is not None and EARLIEST_YEAR <= day.year <= LATEST_YEAR else None
 
 
 def parse_moment(text: str, tz: tzinfo, end_of_day: bool = False) -> datetime | None:
-    """A date-time with zone; a bare date is its midnight in tz (the next midnight when end_of_day)."""
+    """A date-time with zone; a bare date is its midnight in tz (the next midnight when end_of_day).
+    None when it is not a real moment from EARLIEST_YEAR to LATEST_YEAR."""
     day = parse_day(text)
     if day is not None:
         if end_of_day:
@@ -38,6 +49,8 @@ def parse_moment(text: str, tz: tzinfo, end_of_day: bool = False) -> datetime | 
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (TypeError, ValueError):
+        return None
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 

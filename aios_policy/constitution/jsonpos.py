@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from aios_policy.limits import MAX_JSON_DEPTH
+from aios_policy.limits import MAX_INTEGER, MAX_JSON_DEPTH
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -39,69 +39,107 @@ class DuplicateKey:
     column: int
 
 
-class _Duplicates(Exception):
-    """Raised inside json.loads when an object holds a key twice."""
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _Duplicates
-    return result
-
-
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"`{name}` is not valid JSON")
+    raise _Refused(f"`{name}` is not valid JSON", "write a number or null", name)
 
 
-class _Overflow(Exception):
-    """Raised inside json.loads for a number too large for a float."""
+class _Refused(Exception):
+    """Raised inside json.loads for a value the constitution cannot hold: message, hint, its text."""
+
+    def __init__(self, message: str, hint: str, token: str) -> None:
+        super().__init__(message)
+        self.message, self.hint, self.token = message, hint, token
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if math.isinf(value):
-        raise _Overflow(text)
+        raise _Refused(f"the number `{_short(text)}` is too large", "write a number below 1e308", text)
     return value
 
 
+def _bounded_int(text: str) -> int:
+    """An integer within ±MAX_INTEGER; the length is checked first, so a 100,000-digit one costs nothing."""
+    digits = text.lstrip("-")
+    if len(digits) > len(str(MAX_INTEGER)) or abs(int(text)) > MAX_INTEGER:
+        raise _Refused(f"the number `{_short(text)}` ({len(digits)} digits) is too large",
+                       f"write a whole number within ±{MAX_INTEGER}, or the value as text", text)
+    return int(text)
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth, without recursion."""
-    deepest, stack = 0, [(value, 1)]
+def _short(text: str) -> str:
+    return text if len(text) <= 30 else f"{text[:12]}...{text[-12:]}"
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN|-?[0-9][0-9.eE+-]*)', re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"  # a pair
+                                r"|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _offset_of_token(text: str, token: str) -> int:
+    """Where a number or constant token first stands outside a string; 0 when it cannot be found."""
+    for match in _TOKENS.finditer(text):
+        if match.group(1) == token:
+            return match.start()
+    return 0
+
+
+def _offset_of_lone_surrogate(text: str) -> int:
+    """Where the first `\\uD800`-style escape stands that is not half of a pair."""
+    for match in _ESCAPED_SURROGATE.finditer(text):
+        preceding = len(text[:match.start()]) - len(text[:match.start()].rstrip("\\"))
+        if len(match.group()) == 6 and preceding % 2 == 0:
+            return match.start()
+    return 0
+
+
+def _odd(value: Any) -> tuple[str, str] | None:
+    """(message, hint) for nesting past the limit or a string with a lone surrogate; without recursion."""
+    stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return deepest
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return ("the text holds a lone surrogate (a `\\ud800`-style escape that is half a character)",
+                        "write the character itself, or both halves of its pair")
+        elif isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep", "flatten the structure"
+            children = [*node, *node.values()] if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 def parse(text: str) -> tuple[Any, SyntaxProblem | None, list[DuplicateKey]]:
-    """The value, or the syntax problem; plus every duplicated key with its place."""
+    """The value, or the syntax problem; plus every duplicated key with its place.
+
+    Every guard (constants, number sizes, nesting, lone surrogates) applies in one pass, whether or
+    not the text also repeats a key.
+    """
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        result = dict(items)  # the last of two equal keys wins, as in JSON readers; it is reported below
+        repeated = repeated or len(result) != len(items)
+        return result
+
     try:
-        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
-                           parse_float=_finite_float)
-        if _depth(value) > MAX_JSON_DEPTH:
-            return None, SyntaxProblem(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep", 1, 1,
-                                       "flatten the structure"), []
-        return value, None, []
-    except _Duplicates:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-        return value, None, Positions(text).duplicates
-    except _Overflow as overflow:
-        positions = Positions(text)
-        offset = text.find(str(overflow))
-        line, column = positions.line_column(max(offset, 0))
-        return None, SyntaxProblem(f"the number `{overflow}` is too large", line, column,
-                                   "write a number below 1e308"), []
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant,
+                           parse_float=_finite_float, parse_int=_bounded_int)
+    except _Refused as refused:
+        line, column = Positions.line_column_in(text, _offset_of_token(text, refused.token))
+        return None, SyntaxProblem(refused.message, line, column, refused.hint), []
     except json.JSONDecodeError as error:
         return None, _syntax_problem(text, error), []
-    except ValueError as error:  # NaN / Infinity, which JSON does not have
-        return None, SyntaxProblem(str(error), 1, 1, "write a number or null"), []
     except RecursionError:
         return None, SyntaxProblem("the JSON is nested too deeply", 1, 1, "flatten the structure"), []
+    odd = _odd(value)
+    if odd is not None:
+        offset = _offset_of_lone_surrogate(text) if "surrogate" in odd[0] else 0
+        return None, SyntaxProblem(odd[0], *Positions.line_column_in(text, offset), odd[1]), []
+    return value, None, Positions(text).duplicates if repeated else []
 
 
 def _syntax_problem(text: str, error: json.JSONDecodeError) -> SyntaxProblem:
@@ -137,6 +175,11 @@ class Positions:
     def line_column(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1] + 1
+
+    @staticmethod
+    def line_column_in(text: str, offset: int) -> tuple[int, int]:
+        """Line and column of an offset, without mapping the values."""
+        return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
     def of(self, pointer: str, key: bool = False) -> tuple[int, int]:
         """Where the value (or, with key=True, the key) at pointer starts; the nearest parent if absent."""

@@ -16,6 +16,7 @@ import jsonschema
 import jsonschema_rs
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry
+from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT202012
 
 from aios_policy import diagnostics as dx
@@ -44,52 +45,129 @@ def schema(kind: str) -> dict[str, Any]:
     return json.loads((schemas_dir() / SCHEMA_FILES[kind]).read_text(encoding="utf-8"))
 
 
+# Nothing here ever reaches the network. Our own schemas refer to each other by these names and are
+# served from the package; any other URI is refused by both validators, and a `require` schema that
+# names one is refused before either sees it (`is_valid_schema`).
+_BASE = "https://aios-policy.invalid/schemas/"  # a name for resolving $ref between our files; never fetched
+_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_OWN = {_BASE + name: kind for kind, name in SCHEMA_FILES.items()}
+
+
+class ForeignReference(LookupError):
+    """A schema named a URI that is not one of the project's own schemas; it is never fetched."""
+
+
+def _own_schema(uri: str) -> dict[str, Any]:
+    """The retriever of jsonschema-rs: our schemas by their names, and nothing else."""
+    kind = _OWN.get(uri.split("#")[0])
+    if kind is None:
+        raise ForeignReference(f"`{uri}` is not one of aios-policy's schemas; nothing is fetched")
+    return schema(kind)
+
+
+def _refuse(uri: str) -> Any:
+    """The retriever of jsonschema's registry: every schema it may use is in it already."""
+    raise NoSuchResource(uri)
+
+
 @cache
 def _registry() -> Registry:
-    return Registry().with_resources(
+    return Registry(retrieve=_refuse).with_resources(  # type: ignore[call-arg]  # attrs field
         (name, DRAFT202012.create_resource(schema(kind))) for kind, name in SCHEMA_FILES.items())
 
 
 @cache
+def _ecma_pattern(pattern: str) -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for({"pattern": pattern})
+
+
+def _strict_pattern(validator: Any, pattern: str, instance: object,
+                    schema: dict[str, Any]) -> Iterable[ValidationError]:
+    """`pattern` as ECMA-262 reads it, through jsonschema-rs: `$` only at the very end (Python's `$`
+    also matches before a final newline), `\\d` and `\\w` ASCII only. One verdict for both validators."""
+    if isinstance(instance, str) and not _ecma_pattern(pattern).is_valid(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _strict_pattern})
+
+
+@cache
 def validator(kind: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema(kind), registry=_registry())
-
-
-_BASE = "https://aios-policy.invalid/schemas/"  # a name for resolving $ref between our files; never fetched
+    """The explaining validator: its errors carry what the diagnostics need. It never decides alone."""
+    return _StrictValidator(schema(kind), registry=_registry())
 
 
 @cache
 def fast_validator(kind: str) -> jsonschema_rs.Validator:
-    """The same schema compiled by jsonschema-rs: a yes/no answer a hundred times faster.
-
-    Valid files (nearly all of them) are settled here; only invalid ones go through jsonschema,
-    whose errors carry everything the diagnostics need.
+    """The same schema compiled by jsonschema-rs: the verdict on every file and request, and a
+    hundred times faster. Only what it refuses goes through jsonschema, for the explanation.
     """
-    names = {name: kind for kind, name in SCHEMA_FILES.items()}
-    return jsonschema_rs.validator_for(schema(kind), base_uri=_BASE + SCHEMA_FILES[kind],
-                                       retriever=lambda uri: schema(names[uri.removeprefix(_BASE)]))
+    return jsonschema_rs.validator_for(schema(kind), base_uri=_BASE + SCHEMA_FILES[kind], retriever=_own_schema)
 
 
-def is_valid_schema(candidate: object) -> str | None:
-    """None when candidate is a valid JSON Schema (2020-12), else why not."""
-    try:
-        if jsonschema_rs.meta.is_valid(candidate):  # type: ignore[arg-type]  # stub says dict | bool; any value works
-            return None
-    except (jsonschema_rs.ReferencingError, ValueError):
-        pass  # e.g. an unknown "$schema": let jsonschema say what is wrong
-    try:
-        jsonschema.Draft202012Validator.check_schema(candidate)
-    except jsonschema.SchemaError as error:
-        return error.message
+def _foreign_reference(candidate: object) -> tuple[str, str] | None:
+    """(message, fix) for the first `$ref`, `$dynamicRef`, `$schema` or `$id` that would name a
+    resource outside the schema itself: such a schema could make loading the constitution fetch a URL."""
+    stack = [candidate]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if not isinstance(value, str):
+                stack.append(value)
+            elif key in ("$ref", "$dynamicRef", "$recursiveRef") and not value.startswith("#") \
+                    and value.split("#")[0] not in _OWN:
+                return (f"`{key}` names `{value}`, outside this schema; nothing is ever fetched",
+                        "define it under `$defs` and write \"$ref\": \"#/$defs/NAME\"")
+            elif key == "$schema" and value.rstrip("#") != _DRAFT:
+                return (f"`$schema` names `{value}`; only draft 2020-12 is read, and nothing is fetched",
+                        f"remove `$schema`, or write \"{_DRAFT}\"")
+            elif key == "$id":
+                return (f"`$id` names `{value}`; a `require` schema cannot name itself or another",
+                        "remove `$id`")
     return None
 
 
+def is_valid_schema(candidate: object) -> tuple[str, str] | None:
+    """None when candidate is a valid JSON Schema (2020-12) that refers only to itself and our own
+    schemas, else (why not, how to fix it). Never reaches the network."""
+    foreign = _foreign_reference(candidate)
+    if foreign:
+        return foreign
+    fix = 'write e.g. {"type": "object", "required": ["order_id"]}'
+    try:
+        if not isinstance(candidate, dict | bool) or not jsonschema_rs.meta.is_valid(candidate):
+            try:
+                jsonschema.Draft202012Validator.check_schema(candidate)
+            except jsonschema.SchemaError as error:
+                return error.message, fix
+            return "it does not follow the JSON Schema 2020-12 meta-schema", fix
+        jsonschema_rs.validator_for(candidate, retriever=_own_schema)  # its local references resolve
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as error:
+        return str(error).split("\n")[0], fix
+    return None
+
+
+def _strict_errors(kind: str, instance: object) -> list[tuple[str, str, str | None, bool]]:
+    """Why jsonschema-rs refuses instance, in the editor's words where jsonschema can say it, and in
+    jsonschema-rs's own where it cannot: a refused instance always has at least one explanation."""
+    explained = [e for error in validator(kind).iter_errors(instance) for e in _explain(error)]
+    if explained:
+        return explained
+    return [(dx.pointer(*error.instance_path), error.message, None, False)
+            for error in fast_validator(kind).iter_errors(instance)]
+
+
 def check_instance(kind: str, instance: object) -> list[tuple[str, str, str | None]]:
-    """(JSON pointer, message, hint) for every way instance breaks the schema of kind."""
-    found: list[tuple[str, str, str | None]] = []
-    for error in validator(kind).iter_errors(instance):
-        found.extend((p, m, h) for p, m, h, _ in _explain(error))
-    return sorted(found)
+    """(JSON pointer, message, hint) for every way instance breaks the schema of kind; empty exactly
+    when jsonschema-rs finds it valid."""
+    if fast_validator(kind).is_valid(instance):
+        return []
+    return sorted({(p, m, h) for p, m, h, _ in _strict_errors(kind, instance)})
 
 
 def check_documents(documents: Iterable[Document]) -> tuple[list[dx.Diagnostic], set[str]]:
@@ -101,7 +179,7 @@ def check_documents(documents: Iterable[Document]) -> tuple[list[dx.Diagnostic],
         if fast_validator(document.kind).is_valid(document.data):
             explained = []
         else:
-            explained = [e for error in validator(document.kind).iter_errors(document.data) for e in _explain(error)]
+            explained = _strict_errors(document.kind, document.data)
         for pointer, message, hint, key in _without_typo_echoes(explained):
             if message == "missing required property `$schema`":
                 continue  # reported by _check_schema_key with the path to write

@@ -7,6 +7,7 @@ from; it does not parse them.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -51,19 +52,17 @@ def read_directory(path: str | os.PathLike[str]) -> Snapshot:
         raise SourceError(f"`{root}` is not a folder", "point --constitution at the folder holding constitution.json")
     resolved = root.resolve()
     snapshot = Snapshot(display_path(root), {}, directory=root)
-    for file in _json_files(resolved):
+    for file, folder_link in _json_files(resolved):
         relative = file.relative_to(resolved).as_posix()
-        if file.is_symlink() and not _inside(file.resolve(), resolved):
-            snapshot.unreadable.append(Unreadable(relative, "it is a link to a file outside the constitution"))
+        if folder_link:
+            snapshot.unreadable.append(Unreadable(relative, "it is a link to a folder; links to folders are "
+                                                  "not followed"))
             continue
-        try:
-            size = file.stat().st_size
-            if size > MAX_FILE_BYTES:
-                snapshot.unreadable.append(Unreadable(relative, f"it is {size} bytes; the limit is {MAX_FILE_BYTES}"))
-                continue
-            snapshot.files[relative] = file.read_bytes()
-        except OSError as error:
-            snapshot.unreadable.append(Unreadable(relative, error.strerror or str(error)))
+        content, reason = _read_regular_file(file, resolved)
+        if reason is not None:
+            snapshot.unreadable.append(Unreadable(relative, reason))
+        elif content is not None:
+            snapshot.files[relative] = content
         if len(snapshot.files) > MAX_FILES:
             raise SourceError(f"`{root}` holds more than {MAX_FILES} JSON files", "point at the constitution folder")
     repository = _enclosing_repository(resolved)
@@ -72,11 +71,42 @@ def read_directory(path: str | os.PathLike[str]) -> Snapshot:
     return snapshot
 
 
-def _json_files(root: Path) -> list[Path]:
-    found: list[Path] = []
+def _read_regular_file(file: Path, root: Path) -> tuple[bytes | None, str | None]:
+    """The bytes of a regular file inside root, or why it is not read. Never blocks: a FIFO or a
+    device is refused before it is opened, and opened without waiting should it be swapped in since;
+    a link is followed only to a regular file inside the folder; a loop of links is an error."""
+    try:
+        if file.is_symlink():
+            target = Path(os.path.realpath(file))  # realpath does not raise on a loop of links
+            if not _inside(target, root):
+                return None, "it is a link to a file outside the constitution"
+        if not stat.S_ISREG(os.stat(file).st_mode):
+            return None, "it is not a regular file (a folder, a FIFO or a device)"
+        descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:  # ELOOP for a loop of links, EACCES, a file removed meanwhile
+        return None, error.strerror or str(error)
+    with os.fdopen(descriptor, "rb") as opened:
+        status = os.fstat(opened.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            return None, "it is not a regular file (a folder, a FIFO or a device)"
+        if status.st_size > MAX_FILE_BYTES:
+            return None, f"it is {status.st_size} bytes; the limit is {MAX_FILE_BYTES}"
+        content = opened.read(MAX_FILE_BYTES + 1)
+    if len(content) > MAX_FILE_BYTES:
+        return None, f"it is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}"
+    return content, None
+
+
+def _json_files(root: Path) -> list[tuple[Path, bool]]:
+    """Every visible .json name under root, and every visible link to a folder (True): os.walk does not
+    follow links to folders, so a loop of them cannot make it walk for ever."""
+    found: list[tuple[Path, bool]] = []
     for directory, subdirectories, names in os.walk(root):
-        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
-        found.extend(Path(directory, n) for n in sorted(names) if n.endswith(".json") and not n.startswith("."))
+        visible = sorted(d for d in subdirectories if not d.startswith("."))
+        found.extend((Path(directory, d), True) for d in visible if os.path.islink(os.path.join(directory, d)))
+        subdirectories[:] = visible
+        found.extend((Path(directory, n), False) for n in sorted(names)
+                     if n.endswith(".json") and not n.startswith("."))
     return found
 
 
