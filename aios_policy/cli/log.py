@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from aios_policy.record.log import RESOLUTIONS, STATUSES, DecisionLog, Entry, default_log_path
+from aios_policy.record.log import (
+    RESOLUTIONS,
+    STATUSES,
+    DecisionLog,
+    Entry,
+    append_anchor,
+    default_log_path,
+    read_anchors,
+)
 
 from .options import constitution_option, format_option
 
@@ -48,13 +56,15 @@ def log() -> None:
     Every decision made through aios is appended to a SQLite file, by default
     .aios/decisions.sqlite beside the constitution folder, with the request, the commit that
     decided and the resolutions of escalations. Entries are hash-chained, so an edited or removed
-    entry shows in `aios log verify`.
+    entry shows in `aios log verify`; `aios log anchor` writes the chain's head down elsewhere, so
+    cutting off the newest entries or replacing the file shows too.
 
     \b
     Examples:
       aios log list --status pending
       aios log show dec_01J2ZK3M4N
-      aios log verify --log /var/lib/aios/decisions.sqlite
+      aios log anchor --to /mnt/backup/decisions.anchor
+      aios log verify --log /var/lib/aios/decisions.sqlite --anchor /mnt/backup/decisions.anchor
     """
 
 
@@ -129,29 +139,74 @@ def _render(entry: Entry) -> list[str]:
     return lines
 
 
+PROVES = ("the chain proves no entry was edited, removed from the middle or reordered; it cannot by itself "
+          "prove that the newest entries were not cut off or the whole file replaced: "
+          "`aios log anchor` writes the head elsewhere and `aios log verify --anchor FILE` checks it")
+
+
 @log.command()
 @log_options
-def verify(constitution: str, log_file: str | None) -> None:
-    """Check the hash chain: exit 0 when intact, 1 with one line per broken entry.
+@click.option("--anchor", "anchor_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="An anchor file (`aios log anchor`): every head in it must still be in the chain.")
+def verify(constitution: str, log_file: str | None, anchor_file: str | None) -> None:
+    """Check the hash chain: exit 0 when intact, 1 with one line per problem.
 
     An entry whose hash does not match its contents was edited; one whose prev_hash does not
-    match the entry before it follows an entry that was removed or moved.
+    match the entry before it follows an entry that was removed or moved. The chain cannot show
+    by itself that the newest entries were cut off, or that the whole file was replaced by another
+    valid log: with --anchor FILE, every head `aios log anchor` wrote to FILE must still be in the
+    chain (same entry number, same hash), which shows both.
 
     \b
     Examples:
       aios log verify
       aios log verify --log backups/decisions.sqlite
+      aios log verify --anchor /mnt/backup/decisions.anchor
+    """
+    anchors, problems = read_anchors(anchor_file) if anchor_file else ([], [])
+    with _existing_log(constitution, log_file) as decision_log:
+        breaks = decision_log.verify() + decision_log.check_anchors(anchors)
+        count, head = decision_log.count(), decision_log.head()
+    entries = f"{count} {'entry' if count == 1 else 'entries'}"
+    problems = [problem.render() for problem in breaks] + problems
+    if not problems:
+        click.echo(f"decision log intact: {entries}")
+        click.echo(f"head: entry {head.seq}, hash {head.hash}")
+        if anchor_file:
+            newest = max(anchor.seq for anchor in anchors)
+            click.echo(f"anchors: all {len(anchors)} head(s) in `{anchor_file}` are in the chain "
+                       f"(the newest: entry {newest}); nothing anchored was cut off or replaced")
+        else:
+            click.echo(PROVES)
+        return
+    for problem in problems:
+        click.echo(problem)
+    click.echo(f"decision log broken: {len(problems)} problem(s) in {entries}")
+    sys.exit(1)
+
+
+@log.command()
+@log_options
+@click.option("--to", "anchor_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="The anchor file to append to. Default: decisions.anchor beside the log.")
+def anchor(constitution: str, log_file: str | None, anchor_file: str | None) -> None:
+    """Append the chain's head (entry number and hash) to an anchor file, one JSON line.
+
+    The head fixes every entry before it. Keep the anchor file where whoever could change the
+    log cannot: commit it, or copy it to another machine. `aios log verify --anchor FILE` then
+    fails when the newest entries were cut off or the log was replaced.
+
+    \b
+    Examples:
+      aios log anchor
+      aios log anchor --log /var/lib/aios/decisions.sqlite --to /mnt/backup/decisions.anchor
     """
     with _existing_log(constitution, log_file) as decision_log:
-        breaks, count = decision_log.verify(), decision_log.count()
-    entries = f"{count} {'entry' if count == 1 else 'entries'}"
-    if not breaks:
-        click.echo(f"decision log intact: {entries}")
-        return
-    for problem in breaks:
-        click.echo(problem.render())
-    click.echo(f"decision log broken: {len(breaks)} problem(s) in {entries}")
-    sys.exit(1)
+        head, path = append_anchor(decision_log, datetime.now(UTC), anchor_file)
+    click.echo(f"anchored entry {head.seq}, hash {head.hash}, in `{path}`")
+    if anchor_file is None:
+        click.echo(f"copy `{path}` where the log's writers cannot change it (commit it, or ship it to "
+                   f"another machine); `aios log verify --anchor {path}` checks it")
 
 
 @click.command()

@@ -2,7 +2,12 @@
 
 Entries form one hash chain. Each stores the hash of the entry before it and a SHA-256 over that hash
 and its own fields, so an edited entry no longer matches its hash and a removed or reordered one breaks
-the link to its neighbour; `verify` recomputes the chain and names every break.
+the link to its neighbour; `verify` recomputes the chain and names every break. The chain alone cannot
+show that the newest entries were cut off, or that the whole file was replaced by another valid log: an
+anchor file (JSON lines of the head's seq and hash, kept outside the log) can, with `check_anchors`.
+
+Commits are durable: WAL with `synchronous = FULL`, so a committed transaction survives a crash of the
+process and of the machine.
 
 sqlite3 has its home here. The clock does not: callers pass the time a resolution is made.
 """
@@ -30,6 +35,7 @@ FORMAT = "aios-decision-log"
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
 BUSY_TIMEOUT_SECONDS = 10
+MAX_ANCHOR_LINE = 1024  # characters of one line of an anchor file (a head is about 120)
 OUTCOMES = ("automate", "escalate", "deny", "needs_info")
 ESCALATION_STATES = ("pending", "approved", "denied")
 STATUSES = (*ESCALATION_STATES, *OUTCOMES)
@@ -136,6 +142,100 @@ class Break:
         return {"seq": self.seq, "decision_id": self.decision_id, "kind": self.kind, "problem": self.problem}
 
 
+@dataclass(frozen=True)
+class Head:
+    """The newest entry of the chain: every entry before it is fixed by its hash."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A head written down outside the log, and where (`file:line`)."""
+
+    seq: int
+    hash: str
+    at: str
+    place: str
+
+
+def default_anchor_path(log_path: str | os.PathLike[str]) -> Path:
+    """`decisions.anchor` beside `decisions.sqlite`."""
+    return Path(log_path).with_suffix(".anchor")
+
+
+def append_anchor(log: DecisionLog, at: datetime, to: str | os.PathLike[str] | None = None) -> tuple[Head, Path]:
+    """Append the log's head, as one JSON line {seq, hash, at}, to the anchor file; the head and the file."""
+    if at.tzinfo is None:
+        raise ValueError("the time of an anchor must carry its time zone")
+    head, path = log.head(), Path(to) if to else default_anchor_path(log.path)
+    line = json.dumps({"seq": head.seq, "hash": head.hash, "at": at.isoformat()}, separators=(",", ":"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as anchors:
+            anchors.write(line + "\n")
+            anchors.flush()
+            os.fsync(anchors.fileno())
+    except OSError as error:
+        raise LogError(f"cannot append to anchor file `{path}`: {error.strerror}",
+                       "pass --to FILE in a writable place") from error
+    return head, path
+
+
+def read_anchors(path: str | os.PathLike[str]) -> tuple[list[Anchor], list[str]]:
+    """The anchors of an anchor file, and one line per line that is not an anchor (`file:line: problem`)."""
+    anchors, problems = [], []
+    try:
+        with Path(path).open("r", encoding="utf-8", errors="replace", newline="") as lines:
+            for number, text in enumerate(_bounded_lines(lines), start=1):
+                anchor = _anchor_of(text, f"{path}:{number}")
+                if isinstance(anchor, Anchor):
+                    anchors.append(anchor)
+                elif anchor:
+                    problems.append(anchor)
+    except OSError as error:
+        raise LogError(f"cannot read anchor file `{path}`: {error.strerror}",
+                       "pass --anchor FILE: a file written by `aios log anchor`") from error
+    if not anchors and not problems:
+        problems.append(f"{path}: holds no anchor; `aios log anchor --to {path}` writes one")
+    return anchors, problems
+
+
+def _bounded_lines(lines: Any) -> Iterator[str]:
+    """Lines of at most MAX_ANCHOR_LINE characters; a longer one comes back cut, and fails to parse."""
+    while True:
+        text = lines.readline(MAX_ANCHOR_LINE + 1)
+        if not text:
+            return
+        if len(text) > MAX_ANCHOR_LINE and not text.endswith("\n"):
+            while (rest := lines.readline(MAX_ANCHOR_LINE)) and not rest.endswith("\n"):
+                pass  # skip the rest of the over-long line
+            yield text[:MAX_ANCHOR_LINE] + "\u2026"
+            continue
+        yield text
+
+
+def _anchor_of(text: str, place: str) -> Anchor | str | None:
+    """The anchor on one line, a one-line problem naming the place, or None for a blank line."""
+    if not text.strip():
+        return None
+    fix = "a line of `aios log anchor` is {\"seq\": N, \"hash\": \"<64 hex>\", \"at\": \"<time>\"}"
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return f"{place}: not an anchor (not JSON); {fix}"
+    if not isinstance(value, dict):
+        return f"{place}: not an anchor (not a JSON object); {fix}"
+    seq, digest, at = value.get("seq"), value.get("hash"), value.get("at")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        return f"{place}: `seq` is not a whole number of 0 or more; {fix}"
+    if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        return f"{place}: `hash` is not 64 lowercase hex digits; {fix}"
+    shown = json.dumps(at, ensure_ascii=True)[1:-1][:64] if isinstance(at, str) else "no time"  # one line
+    return Anchor(seq, digest, shown, place)
+
+
 def default_log_path(constitution: str | os.PathLike[str]) -> Path:
     """`.aios/decisions.sqlite` in the folder that holds the constitution folder."""
     folder = Path(constitution)
@@ -216,6 +316,9 @@ class DecisionLog:
             raise LogError(f"`{self.path}` is not an aios decision log",
                            "pass --log PATH to a decision log, or move this file away to start a new one")
         self._use_wal()
+        # FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power loss can undo the last
+        # transactions, and a server answers a decision only once its transaction has committed
+        self._db.execute("PRAGMA synchronous = FULL")
         if "aios_log_meta" not in tables:
             with self._transaction():
                 for statement in _SCHEMA:
@@ -369,6 +472,30 @@ class DecisionLog:
     def count(self) -> int:
         """How many entries (decisions and resolutions) the log holds."""
         return int(self._db.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    @_guarded
+    def head(self) -> Head:
+        """The newest entry's seq and hash (seq 0 and the genesis hash for an empty log)."""
+        last = self._db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        return Head(last["seq"], last["hash"]) if last else Head(0, GENESIS)
+
+    @_guarded
+    def check_anchors(self, anchors: Sequence[Anchor]) -> list[Break]:
+        """Every anchored head that the chain no longer holds (the same seq with the same hash) is a Break:
+        the newest entries were cut off, or the log was replaced or rewritten from that entry on."""
+        breaks = []
+        for anchor in anchors:
+            row = self._db.execute("SELECT hash FROM entries WHERE seq = ?", (anchor.seq,)).fetchone()
+            if anchor.seq == 0 or (row is not None and row["hash"] == anchor.hash):
+                continue
+            if row is None:
+                problem = (f"anchored at {anchor.place} ({anchor.at}), but the log no longer holds it: "
+                           "the newest entries were cut off or the file replaced")
+            else:
+                problem = (f"its hash {row['hash'][:16]}... is not the {anchor.hash[:16]}... anchored at "
+                           f"{anchor.place} ({anchor.at}): the log was replaced or rewritten from this entry on")
+            breaks.append(Break(anchor.seq, None, "decision", problem))
+        return breaks
 
     @_guarded
     def verify(self) -> list[Break]:

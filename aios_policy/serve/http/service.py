@@ -5,6 +5,7 @@ One `Service` lives on `app.state`; nothing is global, so tests can run several 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
@@ -14,9 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 
 from aios_policy.errors import AiosError
+from aios_policy.record.log import LogError
 from aios_policy.serve.identity import Identity, TokenError, Tokens, load_tokens, refuse_inside
 from aios_policy.serve.live import LiveConstitution
-from aios_policy.serve.writer import LogWriter
+from aios_policy.serve.writer import LOG_WAIT_SECONDS, LogWriter
 
 from .errors import ApiError, HiddenPaths
 
@@ -84,19 +86,20 @@ class Service:
         return identity
 
     async def record(self, decided: list[Logged]) -> None:
-        """Queue decisions for the log; when the queue is full, wait for room off the event loop.
-        A decision the log cannot take is not given out (503): every answer is on the record."""
+        """Log decisions and return once the transaction holding them has committed (group commit: the writer
+        commits everything queued at once). The event loop never waits: the writer thread resolves a future
+        this coroutine awaits; only when the queue is full does a pool thread wait for room. A decision the
+        log cannot take or commit is not given out (503): every answer is on disk before it leaves."""
         if not self.log.alive:
             raise ApiError(503, "the decision log is not being written", "restart the server")
-        for number, (decision, request) in enumerate(decided):
-            if not self.log.append(decision, request):
-                await run_in_threadpool(self._wait_and_queue, decided[number:])
-                return
-
-    def _wait_and_queue(self, decided: list[Logged]) -> None:
-        for decision, request in decided:
-            self.log.append_waiting(decision, request)
-
+        committed = self.log.submit(decided)
+        if committed is None:  # the queue is full: back-pressure, off the event loop
+            committed = await run_in_threadpool(self.log.submit_waiting, decided)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(committed), LOG_WAIT_SECONDS)
+        except TimeoutError as error:
+            raise LogError(f"the decision log `{self.log.path}` did not commit within {LOG_WAIT_SECONDS} s",
+                           "try again in a moment") from error
 
 def _stamp(path: Path) -> tuple[int, int] | None:
     try:
