@@ -8,8 +8,17 @@ decision to its SQLite decision log, as in production). Then, for --seconds each
   HTTP single    --clients threads, each with its own keep-alive httpx client, POST /v1/decide
   HTTP batched   the same threads, POST /v1/decide/batch with --batch requests each
 
-The requests are the example's scenario requests (the actor is the token's agent). After the run
-the server is stopped and the decision log must hold every decision it answered.
+The requests are the example's scenario requests (the actor is the token's agent). Both HTTP runs are
+made twice, against two servers in turn, each with its own log:
+
+  durable              the real `aios serve`: an answer leaves once its decisions are committed (group
+                       commit, WAL with synchronous = FULL)
+  answer before commit the same server with Service.record patched, in this script only, to answer as
+                       soon as the decisions are queued (the behaviour before durable answers, which a
+                       `kill -9` could make lose up to the queue's worth of answered decisions): the cost
+                       of durability, measured in the same run
+
+After each, the server is stopped and its decision log must hold every decision it answered.
 
     python bench/serve.py [--seconds 5] [--clients 8] [--batch 100] [--json]
 """
@@ -64,15 +73,34 @@ def requests_of(constitution: Constitution) -> list[dict[str, Any]]:
     return [{k: v for k, v in s.request.items() if k != "actor"} for s in constitution.compiled.scenarios]
 
 
-def start(root: Path, constitution: Path) -> tuple[subprocess.Popen[bytes], str]:
+ANSWER_BEFORE_COMMIT = "--serve-answering-before-commit"  # this script as the server, for the comparison
+
+
+def serve_answering_before_commit(arguments: list[str]) -> None:
+    """`aios serve` whose answers leave once their decisions are queued, not committed: bench only."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from aios_policy.cli.main import main as aios
+    from aios_policy.serve.http.service import Logged, Service
+
+    async def record_without_waiting(self: Service, decided: list[Logged]) -> None:
+        if self.log.submit(decided) is None:
+            await run_in_threadpool(self.log.submit_waiting, decided)
+
+    Service.record = record_without_waiting  # type: ignore[method-assign]  # the comparison, never shipped
+    aios(["serve", *arguments], prog_name="aios")
+
+
+def start(root: Path, constitution: Path, log: Path, durable: bool) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     script = Path(sys.executable).with_name("aios")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "aios_policy"]
-    server = subprocess.Popen([*command, "serve", "-c", str(constitution), "--port", str(port),
-                               "--tokens", str(root / "secrets" / "tokens.json"),
-                               "--log", str(root / "decisions.sqlite")],
+    command = [str(script), "serve"] if script.exists() else [sys.executable, "-m", "aios_policy", "serve"]
+    if not durable:
+        command = [sys.executable, str(Path(__file__).resolve()), ANSWER_BEFORE_COMMIT]
+    server = subprocess.Popen([*command, "-c", str(constitution), "--port", str(port),
+                               "--tokens", str(root / "secrets" / "tokens.json"), "--log", str(log)],
                               stdout=subprocess.DEVNULL, stderr=(root / "serve.log").open("wb"))
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -146,7 +174,34 @@ def over_http(url: str, token: str, requests: list[dict[str, Any]], clients: int
             "outcomes": outcomes}
 
 
+def measure(root: Path, constitution_path: Path, token: str, requests: list[dict[str, Any]],
+            options: argparse.Namespace, durable: bool) -> dict[str, Any]:
+    """Single and batched over HTTP against one server, then stopped; its log must hold every answer."""
+    log_path = root / ("durable.sqlite" if durable else "before-commit.sqlite")
+    server, url = start(root, constitution_path, log_path, durable)
+    try:
+        warm = over_http(url, token, requests, options.clients, None, 1.0)  # warm up both sides
+        single = over_http(url, token, requests, options.clients, None, options.seconds)
+        batched = over_http(url, token, requests, options.clients, options.batch, options.seconds)
+        status = httpx.get(url + "/v1/health").json()
+    finally:
+        stopping = time.perf_counter()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=600)
+        flush = time.perf_counter() - stopping
+    with DecisionLog(log_path) as log:
+        logged = log.count()
+    answered = warm["decisions"] + single["decisions"] + batched["decisions"]
+    if logged < answered:
+        raise SystemExit(f"the decision log lost decisions ({logged:,} logged, {answered:,} answered)")
+    return {"single": single, "batched": batched, "queued_at_end": status["log"]["queued"],
+            "stop_seconds": flush, "logged": logged, "answered_over_http": answered}
+
+
 def main() -> None:
+    if sys.argv[1:2] == [ANSWER_BEFORE_COMMIT]:
+        serve_answering_before_commit(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
@@ -160,47 +215,38 @@ def main() -> None:
         constitution = Constitution.load(constitution_path, ref="main")
         requests = requests_of(constitution)
         load = os.getloadavg()[0]
-        server, url = start(root, constitution_path)
-        try:
-            over_http(url, token, requests, options.clients, None, 1.0)  # warm up both sides
-            local = in_process(constitution, requests, options.seconds)
-            single = over_http(url, token, requests, options.clients, None, options.seconds)
-            batched = over_http(url, token, requests, options.clients, options.batch, options.seconds)
-            status = httpx.get(url + "/v1/health").json()
-        finally:
-            stopping = time.perf_counter()
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=600)
-            flush = time.perf_counter() - stopping
-        with DecisionLog(root / "decisions.sqlite") as log:
-            logged = log.count()
-        answered = single["decisions"] + batched["decisions"]
+        local = in_process(constitution, requests, options.seconds)
+        durable = measure(root, constitution_path, token, requests, options, durable=True)
+        before = measure(root, constitution_path, token, requests, options, durable=False)
         figures = {"python": platform.python_version(), "cpus": os.cpu_count(), "load_at_start": round(load, 2),
-                   "requests": len(requests), "clients": options.clients, "batch": options.batch,
-                   "in_process_per_second": local, "single": single, "batched": batched,
-                   "queued_at_end": status["log"]["queued"], "stop_seconds": flush, "logged": logged,
-                   "answered_over_http": answered}
+                   "load_at_end": round(os.getloadavg()[0], 2), "requests": len(requests),
+                   "clients": options.clients, "batch": options.batch, "in_process_per_second": local,
+                   "durable": durable, "answer_before_commit": before,
+                   "durable_over_before_commit": {kind: durable[kind]["per_second"] / before[kind]["per_second"]
+                                                  for kind in ("single", "batched")}}
     if options.json:
         print(json.dumps(figures, indent=2))
         return
     print("aios serve: decisions per second over HTTP against in-process decide, same run")
-    print(f"Python {figures['python']}, {figures['cpus']} CPUs, load average {figures['load_at_start']} at the start; "
-          f"server and clients share the machine")
+    print(f"Python {figures['python']}, {figures['cpus']} CPUs, load average {figures['load_at_start']} at the start "
+          f"and {figures['load_at_end']} at the end; server and clients share the machine")
     print(f"example constitution, {len(requests)} scenario requests, {options.clients} concurrent clients, "
           f"{options.seconds:g} s each\n")
-    print(f"  {'':34}{'decisions/s':>12}{'x in-process':>14}{'median ms':>11}{'p99 ms':>9}{'logged/s':>10}"
+    print(f"  {'':48}{'decisions/s':>12}{'x in-process':>14}{'median ms':>11}{'p99 ms':>9}{'logged/s':>10}"
           f"{'queued':>8}")
-    print(f"  {'in process (decide_dict, 1 thread)':34}{local:>12,.0f}{1:>14.2f}")
-    for name, run in (("HTTP single (POST /v1/decide)", single),
-                      (f"HTTP batched ({options.batch} per call)", batched)):
-        print(f"  {name:34}{run['per_second']:>12,.0f}{run['per_second'] / local:>14.2f}"
-              f"{run['median_ms']:>11.1f}{run['p99_ms']:>9.1f}{run['logged_per_second']:>10,.0f}"
-              f"{run['queued_after']:>8,}")
-    print(f"\n  decision log: {logged:,} entries for {answered:,} decisions answered over HTTP "
-          f"(+ warm-up); {figures['queued_at_end']:,} still queued at the end, written in the "
-          f"{figures['stop_seconds']:.1f} s shutdown")
-    if logged < answered:
-        raise SystemExit("the decision log lost decisions")
+    print(f"  {'in process (decide_dict, 1 thread)':48}{local:>12,.0f}{1:>14.2f}")
+    for mode, figures_of in (("durable", durable), ("answer before commit", before)):
+        for name, run in ((f"{mode}: single (POST /v1/decide)", figures_of["single"]),
+                          (f"{mode}: batched ({options.batch} per call)", figures_of["batched"])):
+            print(f"  {name:48}{run['per_second']:>12,.0f}{run['per_second'] / local:>14.2f}"
+                  f"{run['median_ms']:>11.1f}{run['p99_ms']:>9.1f}{run['logged_per_second']:>10,.0f}"
+                  f"{run['queued_after']:>8,}")
+    ratio = figures["durable_over_before_commit"]
+    print(f"\n  durable / answer before commit: single {ratio['single']:.2f}x, batched {ratio['batched']:.2f}x")
+    for mode, figures_of in (("durable", durable), ("answer before commit", before)):
+        print(f"  {mode} log: {figures_of['logged']:,} entries for {figures_of['answered_over_http']:,} decisions "
+              f"answered; {figures_of['queued_at_end']:,} still queued at the end, written in the "
+              f"{figures_of['stop_seconds']:.1f} s shutdown")
 
 
 if __name__ == "__main__":
