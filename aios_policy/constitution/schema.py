@@ -127,7 +127,7 @@ def _foreign_reference(candidate: object) -> tuple[str, str] | None:
                 return (f"`$schema` names `{value}`; only draft 2020-12 is read, and nothing is fetched",
                         f"remove `$schema`, or write \"{_DRAFT}\"")
             elif key == "$id":
-                return (f"`$id` names `{value}`; a `require` schema cannot name itself or another",
+                return (f"`$id` names `{value}`; a `require` schema cannot name itself, and nothing is fetched",
                         "remove `$id`")
     return None
 
