@@ -79,5 +79,8 @@ def _odd_value(value: Any, depth: int, pointer: str = "") -> str | None:
 
 
 def _digits(value: int) -> str:
-    """How many decimal digits an integer has, without writing it out (which fails past 4,300 digits)."""
-    return f"about {int(abs(value).bit_length() * 0.30103) + 1:,}"
+    """How many decimal digits an integer has; past 4,000 digits (Python writes no integer past 4,300)
+    an estimate from its bits, good to one digit."""
+    if value.bit_length() < 13_000:
+        return f"{len(str(abs(value))):,}"
+    return f"about {int(value.bit_length() * 0.30103) + 1:,}"
