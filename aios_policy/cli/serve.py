@@ -76,8 +76,9 @@ def serve(constitution: str, ref: str, host: str, port: int, tokens_file: str | 
                                            "working tree, read once).")
 @log_option
 @click.option("--no-log", is_flag=True, help="Do not record decisions (resolving escalations then needs a log).")
-@click.option("--actor", metavar="ID", help="Pin the actor of every decision to this agent or person (a person in "
-                                            "org.json acts as human); the requests' actors are replaced.")
+@click.option("--actor", metavar="ID", help="Who this session is: a person in org.json (acts as human and may "
+                                            "resolve escalations) or an agent's name. Default: the agent `mcp`. "
+                                            "The requests' actors are always replaced; only actor.role is kept.")
 @reload_option
 def mcp(constitution: str, ref: str | None, log_path: str | None, no_log: bool, actor: str | None,
         reload_interval: float) -> None:
@@ -90,10 +91,17 @@ def mcp(constitution: str, ref: str | None, log_path: str | None, no_log: bool, 
     \b
       {"command": "aios", "args": ["mcp", "--constitution", "/path/to/constitution"]}
 
+    The session, not the request, says who asks: the agent `mcp` unless --actor names another
+    agent or a person in org.json; a request's actor id and kind are replaced, as a bearer token's
+    identity replaces them over HTTP. Only a session started as a person resolves escalations, as
+    that person. Requests are checked as over HTTP: a malformed one is a tool error naming each
+    problem, and nothing in it is coerced.
+
     \b
     Examples:
       aios mcp --constitution /srv/company/constitution
       aios mcp --constitution constitution --ref main --actor billing-agent
+      aios mcp --constitution constitution --actor priya.raman
     """
     from aios_policy.record.log import default_log_path
     from aios_policy.serve.mcp import McpService, run_stdio
