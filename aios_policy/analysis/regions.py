@@ -193,7 +193,21 @@ def _request(start: dict[str, Any], space: list[Dimension], cell: tuple[int, ...
         holder = min((p.id for p in constitution.people.values() if role in p.roles), default=None)
         if holder is not None:
             request = with_field(request, "actor.id", holder)
+    elif constitution is not None and request["actor"].get("kind") == "human":
+        # a person of the org (only people are trusted as human), one with the least authority, so that
+        # separation of duties re-routes nothing: the region speaks for the org's ordinary requesters
+        person = _ordinary_person(constitution)
+        if person is not None:
+            request = with_field(request, "actor.id", person)
     return request
+
+
+def _ordinary_person(constitution: CompiledConstitution) -> str | None:
+    def authority(person: Any) -> tuple[int, str]:
+        return (max((constitution.roles[r].authority for r in person.roles if r in constitution.roles), default=0),
+                person.id)
+
+    return min(constitution.people.values(), key=authority).id if constitution.people else None
 
 
 def outcome(engine: Engine, request: dict[str, Any], now: datetime) -> Outcome:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aios_policy.constitution.model import CompiledConstitution
 from aios_policy.constitution.schema import check_instance, fast_validator
-from aios_policy.limits import MAX_JSON_DEPTH
+from aios_policy.limits import MAX_INTEGER, MAX_JSON_DEPTH
 from aios_policy.words.decision import one_line
 
 from .people import actor_problem
@@ -35,7 +35,6 @@ def request_problems(request: Any, constitution: CompiledConstitution | None = N
 # Integers beyond a signed 64-bit one are refused: SQLite, Go, Java and most JSON readers cannot hold
 # them, and Python cannot even write one out past 4,300 digits. (A bound on hostile input: it belongs in
 # aios_policy/limits.py beside MAX_JSON_DEPTH.)
-MAX_INTEGER = 2**63 - 1
 _SCALARS = (str, bool, int, float, type(None))
 
 

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from aios_policy.constitution.model import CompiledConstitution
 from aios_policy.diagnostics import did_you_mean
-from aios_policy.engine.people import actor_problem
+from aios_policy.engine.people import actor_problem, person_of
 from aios_policy.engine.shapes import Actor, Request
 from aios_policy.errors import AiosError
 from aios_policy.files import atomic_write
@@ -219,6 +219,6 @@ def acting_as(request: Any, identity: Identity) -> Any:
 
 def identity_problem(identity: Identity, constitution: CompiledConstitution) -> str | None:
     """Why this identity may not act under this version of the constitution, if it may not."""
-    if identity.kind == "human" and identity.id not in constitution.people:
+    if identity.kind == "human" and person_of(constitution, identity.id) is None:
         return f"`{identity.id}` is not a person in org.json at this commit, so a person's token cannot name them"
     return actor_problem(constitution, identity.id, identity.kind)
