@@ -56,8 +56,9 @@ def test_every_subpackage_is_in_the_wheel_list() -> None:
 
 def test_a_wheel_carries_the_schemas_templates_and_type_marker(tmp_path: Path) -> None:
     source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "build", "__pycache__",
-                                                                 ".aios", ".mypy_cache", ".ruff_cache", ".pytest_cache"))
+    skipped = (".venv", ".git", "*.egg-info", "build", "__pycache__", ".aios", ".mypy_cache", ".ruff_cache",
+               ".pytest_cache")
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*skipped))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path / "dist"), str(source)], check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("aios_policy-*.whl")
@@ -81,7 +82,8 @@ HOMES = {
     "referencing": ["aios_policy/constitution/schema.py"], "deepdiff": ["aios_policy/analysis/changes.py"],
     "rapidfuzz": ["aios_policy/guide/ask.py"], "jinja2": ["aios_policy/guide/handbook/render.py"],
     "sqlite3": ["aios_policy/record/"], "psycopg": ["aios_policy/record/"], "psycopg_pool": ["aios_policy/record/"],
-    "fastapi": ["aios_policy/serve/http/"], "starlette": ["aios_policy/serve/http/"], "mcp": ["aios_policy/serve/mcp.py"],
+    "fastapi": ["aios_policy/serve/http/"], "starlette": ["aios_policy/serve/http/"],
+    "mcp": ["aios_policy/serve/mcp.py"],
     "click": ["aios_policy/cli/"], "uvicorn": ["aios_policy/cli/serve.py", "aios_policy/serve/"],
 }
 

@@ -76,7 +76,7 @@ def test_mcp_lists_its_tools_and_decides(company: Path) -> None:
     assert seen["policy"]["policy"]["rules"][0]["id"] == "vendor-known-auto"
     assert [e["id"] for e in seen["pending"]["escalations"]] == [decision["id"]]
     with DecisionLog(log) as decision_log:
-        assert decision_log.get(decision["id"]).actor == "billing-agent"
+        assert decision_log.get(decision["id"]).actor == "mcp"
 
 
 def test_mcp_with_a_pinned_actor_decides_and_resolves_as_that_person(company: Path) -> None:

@@ -162,6 +162,17 @@ def _head_and_dirty(repository_root: Path, constitution: Path) -> tuple[str | No
 
 def read_git_ref(path: str | os.PathLike[str], ref: str) -> Snapshot:
     """The constitution folder as it is at `ref` (branch, tag, sha, `HEAD~2`), read from git objects."""
+    import gitdb.exc
+
+    try:
+        return _read_git_ref(path, ref)
+    except (ValueError, AssertionError, OSError, gitdb.exc.ODBError) as error:  # gitpython's own, for a broken store
+        raise SourceError(f"the git repository holding `{path}` cannot be read at `{ref}`: a missing or broken "
+                          f"object ({type(error).__name__})",
+                          "check it with `git fsck`; repair or re-clone it") from error
+
+
+def _read_git_ref(path: str | os.PathLike[str], ref: str) -> Snapshot:
     requested = Path(path).absolute()
     repo = _repository_for(path)
     top = Path(repo.working_tree_dir).resolve()
@@ -298,4 +309,8 @@ def file_history(path: str | os.PathLike[str], ref: str | None = None) -> FileHi
 
 def commit_of(path: str | os.PathLike[str], ref: str) -> str:
     """The commit a ref points at now, without reading any file: a cheap way to see whether it moved."""
-    return str(_resolve(_repository_for(path), ref).hexsha)
+    try:
+        return str(_resolve(_repository_for(path), ref).hexsha)
+    except (AssertionError, OSError) as error:  # gitpython's own, for a broken ref file
+        raise SourceError(f"the git ref `{ref}` cannot be read: {type(error).__name__}",
+                          "check it with `git fsck`") from error
