@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ENGINE, aios_command, committed, invoke, run_sql
+from conftest import ENGINE, MINIMAL, aios_command, committed, invoke, run_sql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -250,3 +250,15 @@ def test_any_anchor_file_gives_an_answer_with_one_line_per_problem(tmp_path: Pat
         *problems, verdict = done.stdout.splitlines()
         assert verdict == f"decision log broken: {len(problems)} problem(s) in 10 entries"
         assert all(len(problem) < 600 for problem in problems)
+
+
+def test_aios_serve_passes_its_anchor_options_to_the_log_writer(tmp_path: Path) -> None:
+    from aios_policy.serve.http import create_app
+
+    company = committed(tmp_path / "company", MINIMAL)
+    tokens = tmp_path / "tokens.json"
+    add_token(tokens, Identity("billing-agent", "agent"), datetime.now(UTC))
+    app = create_app(company / "constitution", "main", tokens, tmp_path / "log.sqlite", anchor_every=5,
+                     anchor_to=tmp_path / "elsewhere.anchor")
+    writer = app.state.service.log
+    assert (writer.anchor_every, writer.anchor_to) == (5, tmp_path / "elsewhere.anchor")

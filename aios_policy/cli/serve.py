@@ -43,8 +43,12 @@ def _server_logging() -> None:
 @log_option
 @reload_option
 @click.option("--access-log", is_flag=True, help="Log every HTTP request (decisions are in the decision log anyway).")
+@click.option("--anchor-every", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Append the decision log's head to an anchor file this often (see `aios log anchor`).")
+@click.option("--anchor-to", metavar="FILE", help="The anchor file (default: decisions.anchor beside the log); "
+              "copy it somewhere the log's writers cannot reach.")
 def serve(constitution: str, ref: str, host: str, port: int, tokens_file: str | None, log_path: str | None,
-          reload_interval: float, access_log: bool) -> None:
+          reload_interval: float, access_log: bool, anchor_every: float | None, anchor_to: str | None) -> None:
     """Serve decisions over HTTP, following a git ref as pull requests merge.
 
     POST /v1/decide, POST /v1/decide/batch, GET /v1/explain/ACTION, POST /v1/ask,
@@ -65,7 +69,8 @@ def serve(constitution: str, ref: str, host: str, port: int, tokens_file: str | 
     from aios_policy.serve.http import create_app
 
     _server_logging()
-    app = create_app(constitution, ref, _tokens_path(tokens_file, constitution), log_path, reload_interval)
+    app = create_app(constitution, ref, _tokens_path(tokens_file, constitution), log_path, reload_interval,
+                     anchor_every=anchor_every, anchor_to=anchor_to)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, server_header=False,
                 timeout_graceful_shutdown=10)
 

@@ -30,12 +30,14 @@ DESCRIPTION = ("Decisions (automate / escalate / deny / needs_info) from a compa
 
 def create_app(constitution: str | os.PathLike[str], ref: str | None = "main",
                tokens: str | os.PathLike[str] | None = None, log: str | os.PathLike[str] | None = None,
-               reload_interval: float = DEFAULT_RELOAD_SECONDS, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+               reload_interval: float = DEFAULT_RELOAD_SECONDS, max_body_bytes: int = MAX_BODY_BYTES,
+               anchor_every: float | None = None, anchor_to: str | os.PathLike[str] | None = None) -> FastAPI:
     """The decision service for the constitution folder at `ref`. Raises AiosError (an invalid constitution,
     an unreadable tokens file) before anything listens. The log writer and the reload thread run between the
     app's startup and shutdown; shutdown writes every queued decision."""
     service = Service(constitution, ref, Path(tokens) if tokens else default_tokens_path(constitution),
-                      Path(log) if log else default_log_path(constitution), reload_interval)
+                      Path(log) if log else default_log_path(constitution), reload_interval, anchor_every,
+                      Path(anchor_to) if anchor_to else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -31,7 +31,8 @@ class Service:
     """The live constitution, the accepted tokens (reloaded when their file changes) and the log writer."""
 
     def __init__(self, constitution: str | os.PathLike[str], ref: str | None, tokens_path: Path, log_path: Path,
-                 reload_interval: float) -> None:
+                 reload_interval: float, anchor_every: float | None = None,
+                 anchor_to: Path | None = None) -> None:
         if not ref:
             raise AiosError("aios serve follows a git ref", "pass --ref BRANCH (the default is main)")
         refuse_inside(tokens_path, constitution)
@@ -42,7 +43,7 @@ class Service:
                              f"add one with `aios token add ID --kind agent --tokens {tokens_path}`")
         self._tokens_stamp = _stamp(tokens_path)
         self.live = LiveConstitution(constitution, ref, reload_interval, on_poll=(self.refresh_tokens,))
-        self.log = LogWriter(log_path)
+        self.log = LogWriter(log_path, anchor_every=anchor_every, anchor_to=anchor_to)
         self.hidden = HiddenPaths.of(Path(constitution), tokens_path, log_path)
 
     def refresh_tokens(self) -> None:
