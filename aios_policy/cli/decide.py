@@ -286,16 +286,22 @@ def _failure_text(outcome: Any) -> str:
     scenario, decision = outcome.scenario, outcome.decision
     lines = [f"FAIL {scenario.id} ({scenario.origin.file} at {scenario.origin.pointer}): {scenario.description}"]
     for mismatch in outcome.mismatches:
-        lines.append(f"  {mismatch.what}: expected {_show(mismatch.expected)}, got {_show(mismatch.actual)}")
+        # `stages: expected 3, got 2 (missing: ...)`; a place already named reads on: `stage 2 (x): role expected ...`
+        what = f"{_show(mismatch.what)} " if ": " in mismatch.what else f"{_show(mismatch.what)}: "
+        note = f" ({_show(mismatch.note)})" if mismatch.note else ""
+        lines.append(f"  {what}expected {_show(mismatch.expected)}, got {_show(mismatch.actual)}{note}")
     lines.append(f"  the engine said: {decision['summary']}")
     lines.extend(f"    - {r['rule']} ({r['outcome']}): {r['text']}" for r in decision["reasons"][1:])
     return "\n".join(lines)
 
 
 def _show(value: Any) -> str:
+    """A value on one line: a list as `a, b`, nothing for none, and any line break in user text as a space."""
     if isinstance(value, list):
-        return ", ".join(map(str, value)) or "nothing"
-    return "nothing" if value is None else str(value)
+        return ", ".join(map(_show, value)) or "nothing"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # a converted 864.0 reads 864, as the scenario wrote it
+    return "nothing" if value is None else " ".join(str(value).split())
 
 
 def _coverage_text(measured: Any) -> str:

@@ -251,6 +251,10 @@ class _Checker:
             self.role(document, expect.get("role"), f"{where}/expect/role")
             for j, person in enumerate(expect.get("approvers", [])):
                 self.person(document, person, f"{where}/expect/approvers/{j}")
+            for j, stage in enumerate(expect.get("stages", [])):
+                self.role(document, stage.get("role"), f"{where}/expect/stages/{j}/role")
+                for k, person in enumerate(stage.get("approvers", [])):
+                    self.person(document, person, f"{where}/expect/stages/{j}/approvers/{k}")
             for j, rule in enumerate(expect.get("rules", [])):
                 if rule not in self.index.rules and "policy" not in self.unreadable:
                     self.report(document, "REF006", f"{where}/expect/rules/{j}", f"unknown rule `{rule}`",
