@@ -49,6 +49,14 @@ def _people(approvers: list[dict[str, Any]]) -> str:
     return ", ".join(f"{a['id']} ({a['name']})" for a in approvers)
 
 
+def _stage_line(stage: dict[str, Any]) -> str:
+    """`name: 2 of people` for an approve stage; sign stages count signatures, advise/notify stages inform."""
+    name, people, kind = stage.get("name") or stage["role"], _people(stage["approvers"]) or "nobody", stage.get("kind")
+    if kind in ("advise", "notify"):
+        return f"{name}: {kind} {people} (not waited for)"
+    return f"{name}: {stage['approvals']} {'signature(s) ' if kind == 'sign' else ''}of {people}"
+
+
 @click.group()
 def log() -> None:
     """Read and check the decision log.
@@ -128,8 +136,11 @@ def _render(entry: Entry) -> list[str]:
     lines += [f"  reason      {r.get('policy') or '-'}/{r.get('rule')}: {r.get('text')}"
               for r in decision.get("reasons", [])]
     for stage in (decision.get("escalation") or {}).get("stages", []):
-        lines.append(f"  stage       {stage.get('name') or stage['role']}: {stage['approvals']} of "
-                     f"{_people(stage['approvers']) or 'nobody'}")
+        lines.append(f"  stage       {_stage_line(stage)}")
+    if entry.stage is not None:
+        current = entry.stage
+        lines.append(f"  waiting on  stage {current['index'] + 1} ({current['name']}): {current['approved']} of "
+                     f"{current['approvals']} {'signatures' if current['kind'] == 'sign' else 'approvals'}")
     if entry.awaiting:
         lines.append(f"  awaiting    {_people(entry.awaiting)}")
     lines.append("resolutions" if entry.resolutions else "resolutions: none")
@@ -219,9 +230,11 @@ def anchor(constitution: str, log_file: str | None, anchor_file: str | None) -> 
 def resolve(decision_id: str, outcome: str, by: str, note: str, constitution: str, log_file: str | None) -> None:
     """Record an approver's answer to an escalation in the decision log.
 
-    Only the approvers the decision named may resolve it, each once. One deny ends it as denied;
-    it is approved when every approval stage has its approvals. Exits 1 when refused, saying who
-    may resolve it.
+    Only the approvers the decision named may resolve it, each once. Stages open in order: only
+    the current stage's people may approve (a sign stage's people sign, recorded as an approval);
+    advise and notify stages are never waited for. One deny by anyone named at an approve or sign
+    stage ends it as denied; it is approved when every approve and sign stage has its approvals.
+    Exits 1 when refused, saying who may resolve it.
 
     \b
     Examples:

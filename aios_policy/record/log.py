@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aios_policy.diagnostics import did_you_mean
+from aios_policy.diagnostics import did_you_mean, one_line
 from aios_policy.errors import AiosError
 
 FORMAT = "aios-decision-log"
@@ -113,15 +113,22 @@ class Entry:
 
     @property
     def awaiting(self) -> list[dict[str, Any]]:
-        """The approvers whose approval would still count (none once the escalation is settled)."""
-        return _progress_of(self).awaiting() if self.status == "pending" else []
+        """The current stage's approvers whose approval would count now (none once the escalation is settled):
+        a later stage's people are asked when their stage opens."""
+        return [dict(a) for a in _progress_of(self).awaiting()] if self.status == "pending" else []
+
+    @property
+    def stage(self) -> dict[str, Any] | None:
+        """The stage an escalation waits on: {index (in escalation.stages), name, kind, approvals (needed),
+        approved (so far)}; None when settled, or for a decision that is not an escalation."""
+        return _progress_of(self).where() if self.status == "pending" else None
 
     def to_json(self, full: bool = True) -> dict[str, Any]:
         brief = {"seq": self.seq, "id": self.id, "decided_at": self.decided_at, "action": self.action,
                  "outcome": self.outcome, "status": self.status,
                  "actor": {"id": self.actor, "kind": self.actor_kind}, "commit": self.commit,
                  "resolutions": [r.to_json() for r in self.resolutions]}
-        return {**brief, "request": self.request, "decision": self.decision} if full else brief
+        return {**brief, "stage": self.stage, "request": self.request, "decision": self.decision} if full else brief
 
 
 @dataclass(frozen=True)
@@ -595,59 +602,141 @@ def _text(value: Any) -> str | None:
     return None if value is None else canonical_json(value)
 
 
-def _stages(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _stages(decision: Mapping[str, Any]) -> list[_Stage]:
+    """The escalation's stages as the progress reads them; [] for a decision that is not an escalation."""
     escalation = decision.get("escalation") if decision.get("decision") == "escalate" else None
-    return list(escalation.get("stages") or []) if isinstance(escalation, Mapping) else []
+    stages = escalation.get("stages") if isinstance(escalation, Mapping) else None
+    return [_Stage.of(index, stage) for index, stage in enumerate(stages)] if isinstance(stages, list) else []
 
 
-def _approver_ids(stage: Mapping[str, Any]) -> list[str]:
-    return [approver["id"] for approver in stage.get("approvers") or []]
+WAITED_KINDS = ("approve", "sign")  # their approvals are waited for; advise and notify stages only inform
+INFORMED_KINDS = ("advise", "notify")
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One stage of an escalation, read defensively: the log takes any decision a caller appends, and an
+    odd stage must make the escalation harder to approve, never easier."""
+
+    index: int
+    name: str
+    kind: str
+    needed: int
+    approvers: tuple[Mapping[str, Any], ...]
+
+    @classmethod
+    def of(cls, index: int, stage: Any) -> _Stage:
+        if not isinstance(stage, Mapping):  # nobody can approve it, so the escalation never gets approved
+            return cls(index, f"stage {index + 1}", "approve", 1, ())
+        approvers = tuple(a for a in stage.get("approvers") or [] if isinstance(a, Mapping)
+                          and isinstance(a.get("id"), str)) if isinstance(stage.get("approvers"), list) else ()
+        kind = stage.get("kind", "approve")  # decisions logged before stages had kinds: every stage approves
+        kind = kind if kind in (*WAITED_KINDS, *INFORMED_KINDS) else "approve"  # an unknown kind is waited for
+        label = next((v for v in (stage.get("name"), stage.get("role")) if isinstance(v, str) and v.strip()),
+                     f"stage {index + 1}")
+        return cls(index, one_line(label), kind, _needed(stage.get("approvals", 1), len(approvers)), approvers)
+
+    @property
+    def waited(self) -> bool:
+        return self.kind in WAITED_KINDS
+
+    @property
+    def ids(self) -> list[str]:
+        return [approver["id"] for approver in self.approvers]
+
+    def label(self) -> str:
+        return f"stage {self.index + 1} ({self.name})"
+
+
+def _needed(approvals: Any, people: int) -> int:
+    """How many approvals a stage waits for: the resolved count, never below 1 (a stage of `all` that found
+    nobody does not approve itself). A count that is not a whole number (a hand-built decision) waits for
+    everyone the stage names, the strictest reading."""
+    if isinstance(approvals, int) and not isinstance(approvals, bool):
+        return max(1, approvals)
+    if approvals == "majority":
+        return people // 2 + 1
+    return max(1, people)
 
 
 class _Progress:
-    """An escalation's approvals so far. An approval counts for the first stage that still needs one and
-    that names its giver; one deny by a named approver ends the escalation as denied."""
+    """An escalation's resolutions so far, stage by stage, in order.
 
-    def __init__(self, stages: Sequence[Mapping[str, Any]]) -> None:
+    Only the first approve/sign stage that still needs approvals (the current stage) takes approvals; a
+    later stage opens when every one before it has its count. advise and notify stages are never waited
+    for: their people are informed, and may neither approve nor deny. A sign stage counts like an approve
+    stage: a signature is recorded as an approval by a named signer. A deny by anyone named at an
+    approve/sign stage who has not resolved the escalation yet ends it as denied, also by a person of a
+    later stage (a deny can only stop the action, and that person's approval would be needed anyway). Each
+    person resolves once, so one approval counts for one stage: a person named at two stages fills one of
+    them. An escalation with no approve/sign stage is never approved (nobody can approve it).
+    """
+
+    def __init__(self, stages: Sequence[_Stage]) -> None:
         self.stages = stages
-        self.needed = [int(stage.get("approvals", 1)) for stage in stages]
+        self.got = [0 for _ in stages]
         self.denied = False
         self.resolved_by: list[str] = []
 
-    def stage_for(self, person: str) -> int | None:
-        """The stage an approval by `person` would count for now, if any."""
-        for index, stage in enumerate(self.stages):
-            if self.needed[index] > 0 and person in _approver_ids(stage):
-                return index
-        return None
+    def current(self) -> _Stage | None:
+        """The stage that takes approvals now; None once every approve/sign stage has its approvals."""
+        return next((s for s in self.stages if s.waited and self.got[s.index] < s.needed), None)
 
     def record(self, outcome: str, person: str) -> None:
+        """Replay one logged resolution. An approval counts for the current stage; one logged before stages
+        opened in order (by a later stage's approver) counts, as it did then, for the first stage still
+        waiting that names its giver: the log keeps the status every earlier resolution was given."""
         self.resolved_by.append(person)
         if outcome == "deny":
             self.denied = True
-        elif (index := self.stage_for(person)) is not None:
-            self.needed[index] -= 1
+            return
+        stage = next((s for s in self.stages if s.waited and self.got[s.index] < s.needed and person in s.ids), None)
+        if stage is not None:
+            self.got[stage.index] += 1
 
     @property
     def status(self) -> str:
         if self.denied:
             return "denied"
-        return "approved" if self.stages and all(n <= 0 for n in self.needed) else "pending"
+        settled = any(s.waited for s in self.stages) and self.current() is None
+        return "approved" if settled else "pending"
 
-    def named(self) -> list[dict[str, Any]]:
-        """Every approver the decision named who has not resolved it yet, in stage order."""
+    def _unresolved(self, stages: Sequence[_Stage]) -> list[Mapping[str, Any]]:
+        """The people of these stages who have not resolved the escalation, each once, in stage order."""
         seen = set(self.resolved_by)
         found = []
-        for stage in self.stages:
-            for approver in stage.get("approvers") or []:
+        for stage in stages:
+            for approver in stage.approvers:
                 if approver["id"] not in seen:
                     seen.add(approver["id"])
                     found.append(approver)
         return found
 
-    def awaiting(self) -> list[dict[str, Any]]:
-        """The named approvers whose approval would still count."""
-        return [a for a in self.named() if self.stage_for(a["id"]) is not None]
+    def named(self) -> list[Mapping[str, Any]]:
+        """Everyone who may still resolve the escalation (deny it, or approve it once their stage opens)."""
+        return self._unresolved([s for s in self.stages if s.waited])
+
+    def awaiting(self) -> list[Mapping[str, Any]]:
+        """The current stage's people whose approval would count now."""
+        current = self.current()
+        return self._unresolved([current]) if current is not None and self.status == "pending" else []
+
+    def later_stage_of(self, person: str) -> _Stage | None:
+        """The first stage after the current one, still waiting, that names `person`."""
+        current = self.current()
+        if current is None:
+            return None
+        return next((s for s in self.stages[current.index + 1:]
+                     if s.waited and self.got[s.index] < s.needed and person in s.ids), None)
+
+    def where(self) -> dict[str, Any] | None:
+        """The current stage for an inbox: its index in escalation.stages, name, kind, count and approvals so
+        far; None once the escalation is settled."""
+        current = self.current()
+        if current is None or self.status != "pending":
+            return None
+        return {"index": current.index, "name": current.name, "kind": current.kind,
+                "approvals": current.needed, "approved": self.got[current.index]}
 
 
 def _progress_of(entry: Entry) -> _Progress:
@@ -658,10 +747,23 @@ def _progress_of(entry: Entry) -> _Progress:
 
 
 _PAST = {"approve": "approved", "deny": "denied"}
+_DOES = {"approve": "approves", "sign": "signs", "advise": "advises", "notify": "is notified"}
 
 
 def _people(approvers: Sequence[Mapping[str, Any]]) -> str:
-    return ", ".join(f"`{a['id']}` ({a['name']})" for a in approvers) or "nobody"
+    return ", ".join(f"`{one_line(a['id'])}` ({one_line(n if isinstance(n := a.get('name'), str) else a['id'])})"
+                     for a in approvers) or "nobody"
+
+
+def _who_may(progress: _Progress) -> str:
+    """Who may resolve the escalation now, split when approving and denying differ."""
+    named, awaiting, current = progress.named(), progress.awaiting(), progress.current()
+    if [a["id"] for a in named] == [a["id"] for a in awaiting]:
+        return f"who may resolve it: {_people(named)}"
+    now = f"{_people(awaiting)} at {current.label()}" if current is not None and awaiting else (
+        f"nobody: everyone {current.label()} names has resolved it, so it waits for its timeout"
+        if current is not None else "nobody")
+    return f"who may approve now: {now}; who may deny it: {_people(named)}"
 
 
 def _refuse_unless_resolvable(entry: Entry, outcome: str, by: str) -> None:
@@ -671,17 +773,27 @@ def _refuse_unless_resolvable(entry: Entry, outcome: str, by: str) -> None:
                        f"`aios log show {entry.id}` shows it")
     progress = _progress_of(entry)
     if progress.status != "pending":
-        history = ", ".join(f"`{r.by}` {_PAST[r.outcome]}" for r in entry.resolutions)
+        history = ", ".join(f"`{one_line(r.by)}` {_PAST[r.outcome]}" for r in entry.resolutions)
         raise LogError(f"decision `{entry.id}` is already {progress.status} ({history})",
                        "a settled escalation takes no more resolutions: nobody may resolve it")
-    who = f"who may resolve it: {_people(progress.named())}"
-    if not any(by in _approver_ids(stage) for stage in progress.stages):
-        raise LogError(f"`{by}` may not resolve decision `{entry.id}`: not one of the approvers it named", who)
+    who, person = _who_may(progress), one_line(by)
+    if not any(by in stage.ids for stage in progress.stages if stage.waited):
+        informed = next((s for s in progress.stages if by in s.ids), None)
+        if informed is not None:
+            raise LogError(f"`{person}` may not resolve decision `{entry.id}`: {informed.label()} names them to "
+                           f"{informed.kind}, not to approve or deny", who)
+        raise LogError(f"`{person}` may not resolve decision `{entry.id}`: not one of the approvers it named", who)
     if by in progress.resolved_by:
         earlier = next(r for r in entry.resolutions if r.by == by)
-        raise LogError(f"`{by}` already resolved decision `{entry.id}` ({earlier.outcome}, "
+        raise LogError(f"`{person}` already resolved decision `{entry.id}` ({earlier.outcome}, "
                        f"{earlier.at.isoformat()})", who)
-    if outcome == "approve" and progress.stage_for(by) is None:
-        raise LogError(f"the approval of `{by}` is not needed for decision `{entry.id}`: "
-                       "their stages already have their approvals",
-                       f"who may still approve it: {_people(progress.awaiting())}; `{by}` may still deny it")
+    current = progress.current()
+    if outcome != "approve" or current is None or by in current.ids:
+        return
+    if (later := progress.later_stage_of(by)) is not None:
+        has = "its signatures" if current.kind == "sign" else "its approvals"
+        raise LogError(f"`{person}` {_DOES[later.kind]} at {later.label()}, which opens when {current.label()} "
+                       f"has {has}", f"{who}; `{person}` may deny it now")
+    raise LogError(f"the approval of `{person}` is not needed for decision `{entry.id}`: "
+                   "their stages already have their approvals",
+                   f"who may still approve it: {_people(progress.awaiting())}; `{person}` may still deny it")
