@@ -6,7 +6,7 @@ returned as diagnostics. The model is returned only when the manifest and org co
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from .model import (
     Person,
     Policy,
     Provenance,
+    RelativeApprover,
     Role,
     Rule,
     Scenario,
@@ -35,6 +36,7 @@ from .model import (
     Step,
     Threshold,
     Timeout,
+    Unit,
 )
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -109,11 +111,34 @@ class _Compiler:
 
     # shared pieces ----------------------------------------------------------------------------
     def escalation(self, document: Document, pointer: str, raw: dict[str, Any]) -> Escalation:
-        stages = tuple(Stage(s["role"], s.get("approvals", 1), s.get("name")) for s in raw["stages"])
+        stages = tuple(self.stage(document, f"{pointer}/stages/{i}", s) for i, s in enumerate(raw["stages"]))
         sla, sla_threshold = self.duration(document, f"{pointer}/sla", raw.get("sla"))
         timeout = raw.get("on_timeout", {"then": "escalate"})
         return Escalation(stages, raw.get("require", {"type": "object"}), sla, sla_threshold,
                           Timeout(timeout["then"], timeout.get("role")))
+
+    def stage(self, document: Document, pointer: str, raw: dict[str, Any]) -> Stage:
+        approver = None
+        if "approver" in raw:
+            ((relation, of),) = raw["approver"].items()
+            approver = RelativeApprover(relation, of)
+        count: Any = raw.get("approvals", 1)
+        quorum: str | None = None
+        if isinstance(count, str):
+            quorum, count = count, 1
+        elif isinstance(count, dict):
+            threshold = self.named(document, f"{pointer}/approvals", count["threshold"])
+            value = threshold.value if threshold else 1
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+                self.report(document, "COND004", f"{pointer}/approvals/threshold", f"threshold "
+                            f"`{count['threshold']}` is `{value}`, not a number of approvals from 1 to 10",
+                            "use a whole number such as 2")
+                value = 1
+            count = value
+        sla, _ = self.duration(document, f"{pointer}/sla", raw.get("sla"))
+        timeout = raw.get("on_timeout")
+        return Stage(raw.get("role"), count, raw.get("name"), approver, raw.get("kind", "approve"), raw.get("phase"),
+                     quorum, sla, Timeout(timeout["then"], timeout.get("role")) if timeout else None)
 
     def moment(self, raw: str | None, end_of_day: bool = False):
         return parse_moment(raw, self.tz, end_of_day) if raw else None
@@ -129,11 +154,13 @@ class _Compiler:
         business = BusinessHours(frozenset(WEEKDAYS.index(d) for d in hours["days"]),
                                  time.fromisoformat(hours["start"]), time.fromisoformat(hours["end"]))
         holidays = frozenset(filter(None, (parse_day(h) for h in data.get("holidays", []))))
+        phases = tuple(data.get("approval_phases", Manifest.approval_phases))
         return Manifest(data["name"], data.get("description", ""), data["currency"], self.tz, business, holidays,
                         float(data.get("agents", {}).get("min_confidence", DEFAULT_MIN_CONFIDENCE)),
-                        self.escalation(document, "/default_escalation", data["default_escalation"]))
+                        self.escalation(document, "/default_escalation", data["default_escalation"]), phases,
+                        bool(data.get("signing", {}).get("requester_may_sign", False)))
 
-    def org(self) -> tuple[dict[str, Role], dict[str, Person]] | None:
+    def org(self) -> tuple[dict[str, Role], dict[str, Person], dict[str, Unit]] | None:
         documents = self.of_kind("org")
         if not documents:
             return None
@@ -149,8 +176,21 @@ class _Compiler:
                              if (first := parse_day(a["from"])) and (last := parse_day(a["until"])))
             people.setdefault(raw["id"], Person(raw["id"], raw["name"], tuple(raw["roles"]), raw.get("email"),
                                                 dict(raw.get("handles", {})), absences,
-                                                Origin(document.file, f"/people/{index}")))
-        return roles, people
+                                                Origin(document.file, f"/people/{index}"), raw.get("unit")))
+        units: dict[str, Unit] = {}
+        for index, raw in enumerate(document.data.get("units", [])):
+            units.setdefault(raw["id"], Unit(raw["id"], raw["title"], raw.get("kind"), raw["head"],
+                                             raw.get("budget_owner"), raw.get("parent"),
+                                             Origin(document.file, f"/units/{index}")))
+        return roles, people, units
+
+    def exchange_rates(self) -> dict[str, tuple[tuple[date, float], ...]]:
+        rates: dict[str, tuple[tuple[date, float], ...]] = {}
+        for document in self.of_kind("thresholds"):
+            for currency, periods in document.data.get("exchange_rates", {}).items():
+                dated = [(day, float(p["rate"])) for p in periods if (day := parse_day(p["from"]))]
+                rates[currency] = tuple(sorted(dated, reverse=True))
+        return rates
 
     def policies(self) -> dict[str, Policy]:
         policies: dict[str, Policy] = {}
@@ -215,6 +255,6 @@ def build(documents: list[Document], provenance: Provenance,
     policies, sops, scenarios = compiler.policies(), compiler.sops(), compiler.scenarios()
     if manifest is None or org is None:
         return None, compiler.diagnostics
-    roles, people = org
+    roles, people, units = org
     return CompiledConstitution(manifest, roles, people, compiler.thresholds, policies, sops, scenarios,
-                                provenance), compiler.diagnostics
+                                provenance, units, compiler.exchange_rates()), compiler.diagnostics

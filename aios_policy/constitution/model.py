@@ -52,6 +52,20 @@ class Person:
     handles: dict[str, str]
     out_of_office: tuple[Absence, ...]
     origin: Origin
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A department or cost centre: who heads it, who owns its budget, what it belongs to."""
+
+    id: str
+    title: str
+    kind: str | None
+    head: str
+    budget_owner: str | None
+    parent: str | None
+    origin: Origin
 
 
 @dataclass(frozen=True)
@@ -64,16 +78,52 @@ class Threshold:
 
 
 @dataclass(frozen=True)
-class Stage:
-    role: str
-    approvals: int
-    name: str | None
+class RelativeApprover:
+    """An approver found from the request: the requester's manager, or a unit's head or budget owner."""
+
+    relation: str  # manager_of | head_of | budget_owner_of
+    of: str  # requester, or a dotted request field naming a unit
+
+    @property
+    def key(self) -> str:
+        """One text naming this approver, where a role id would stand (`budget_owner_of:attributes.cost_center`)."""
+        return f"{self.relation}:{self.of}"
 
 
 @dataclass(frozen=True)
 class Timeout:
     then: str  # escalate | deny | approve
     role: str | None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage as written: who approves (a role or a relative approver), of what kind, how many, by when.
+
+    `approvals` is a count (a named threshold is read at compile time); `quorum` is `all` or `majority`
+    when the count depends on how many people can take the stage. sla and on_timeout are None where the
+    escalation's apply."""
+
+    role: str | None
+    approvals: int
+    name: str | None
+    approver: RelativeApprover | None = None
+    kind: str = "approve"  # approve | sign | advise | notify
+    phase: str | None = None
+    quorum: str | None = None
+    sla: Duration | None = None
+    on_timeout: Timeout | None = None
+    rules: tuple[str, ...] = ()  # in a combined escalation: the rules that asked for this stage
+
+    @property
+    def who(self) -> str:
+        """The role id, or the relative approver's key: what makes two stages the same approver."""
+        return self.role if self.role is not None else self.approver.key if self.approver else "?"
+
+    @property
+    def waited_for(self) -> bool:
+        """approve and sign stages hold the escalation until they have their approvals; advise and notify do not."""
+        return self.kind in ("approve", "sign")
 
 
 @dataclass(frozen=True)
@@ -186,6 +236,8 @@ class Manifest:
     holidays: frozenset[date]
     min_confidence: float
     default_escalation: Escalation
+    approval_phases: tuple[str, ...] = ("functional", "financial", "legal", "signature")
+    requester_may_sign: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,6 +259,8 @@ class CompiledConstitution:
     sops: dict[str, Sop]
     scenarios: list[Scenario]
     provenance: Provenance
+    units: dict[str, Unit] = field(default_factory=dict)
+    exchange_rates: dict[str, tuple[tuple[date, float], ...]] = field(default_factory=dict)  # newest first
     rules_by_action: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aios_policy.constitution.conditions import EvaluationError, may_hold_for_action
-from aios_policy.constitution.dates import add_duration, parse_moment
-from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage
+from aios_policy.constitution.dates import Duration, add_duration, parse_moment
+from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage, Timeout
 from aios_policy.constitution.space import DOMAINS, Interval, contains, field_values, intervals, numeric_points
 from aios_policy.constitution.values import MISSING, is_finite_number, lookup, with_field
 from aios_policy.words.decision import one_line, printable, summary, would
 from aios_policy.words.numbers import interval_text, value_text
-from aios_policy.words.outcome import outcome_text
+from aios_policy.words.outcome import approver_text, outcome_text
 
+from .combine import combine
 from .outcome import NEEDS_INFO, Outcome
-from .people import assign, canonical_id, is_person
+from .people import Assignment, RoutingError, assign, assign_relative, canonical_id, is_person
 
 MAX_VARIED_FIELDS = 6
 
@@ -76,6 +77,7 @@ class Engine:
                                         or any(c.path == path for c in r.condition.comparisons())]
                                  for path in {c.path for c in self.comparisons[action]}}
                         for action, rules in self.rules.items()}
+        self._combinations: dict[tuple[str, ...], Escalation] = {}
         default = self.manifest.default_escalation
         self.owner_escalation = {
             policy.id: Escalation((Stage(policy.owner, 1, "confidence review"),), default.require, default.sla,
@@ -120,28 +122,46 @@ class Engine:
         return verdict
 
     def _currency_errors(self, request: dict[str, Any]) -> list[str]:
+        """An amount still in another currency here had no rate to convert it: no limit can judge it."""
         currency = request.get("currency")
         if "amount" in request and currency is not None and currency != self.manifest.currency:
-            return [f"the amount is in `{currency}` but the constitution's limits are in "
-                    f"{self.manifest.currency}; convert it before asking"]
+            return [f"the amount is in `{one_line(currency)}` and thresholds.json has no exchange rate from it to "
+                    f"{self.manifest.currency} on the request's date, so no limit can judge it; add one under "
+                    "`exchange_rates`, or convert the amount before asking"]
         return []
+
+    def _in_currency(self, request: dict[str, Any], at: datetime) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The request with its amount in the constitution's currency, at the rate in effect on its day, and
+        the conversion made (None when none was needed or no rate exists: then `_currency_errors` says so)."""
+        currency, amount = request.get("currency"), request.get("amount")
+        if currency is None or currency == self.manifest.currency or not is_finite_number(amount):
+            return request, None
+        day = at.astimezone(self.manifest.timezone).date()
+        rate = next(((start, value) for start, value in self.constitution.exchange_rates.get(currency, ())
+                     if start <= day), None) if isinstance(currency, str) else None
+        if rate is None:
+            return request, None
+        converted = round(amount * rate[1], 2)
+        return ({**request, "amount": converted, "currency": self.manifest.currency},
+                {"amount": amount, "currency": currency, "rate": rate[1], "rate_from": rate[0].isoformat(),
+                 "converted": converted})
 
     def _strictest(self, request: dict[str, Any], matched: list[Rule], errors: list[str]) -> Verdict:
         deny = next((r for r in matched if r.outcome == "deny"), None)
         if deny is not None:
             return Verdict("deny", matched, deny, None, None, errors)
         escalations = [r for r in matched if r.outcome == "escalate"]
-        if escalations:
-            # the escalation reaching the highest authority wins; then the one with more approval stages
-            def reach(r: Rule) -> tuple[int, int, int]:
-                assert r.escalation is not None  # the policy schema requires an escalation with outcome escalate
-                return (max(self._authority(s.role) for s in r.escalation.stages),
-                        len(r.escalation.stages), -matched.index(r))
-
-            top = max(escalations, key=reach)
-            return Verdict("escalate", matched, top, top.escalation, None, errors)
-        if errors:
-            return self._default("an error made the outcome uncertain, so a person decides", matched, errors)
+        if escalations or errors:
+            # every matched requirement applies: all matched escalations together, and the default one as
+            # well when an error made the outcome uncertain
+            parts: tuple[tuple[str | None, Escalation], ...] = tuple(
+                (r.id, r.escalation) for r in escalations if r.escalation is not None)
+            if errors:
+                parts += ((None, self.manifest.default_escalation),)
+            safeguard = None if escalations else ("default", None,
+                                                  "an error made the outcome uncertain, so a person decides")
+            return Verdict("escalate", matched, escalations[0] if escalations else None, self._combined(parts),
+                           safeguard, errors)
         automate = next((r for r in matched if r.outcome == "automate"), None)
         if automate is None:
             return self._default("no rule covers this request", matched, errors)
@@ -157,6 +177,16 @@ class Engine:
                 return Verdict("escalate", matched, None, self.owner_escalation[automate.policy],
                                ("confidence", automate.policy, text), errors)
         return Verdict("automate", matched, automate, None, None, errors)
+
+    def _combined(self, parts: tuple[tuple[str | None, Escalation], ...]) -> Escalation:
+        """The combination of these escalations, worked out once for each set of matched rules."""
+        key = tuple(rule or "" for rule, _ in parts)
+        found = self._combinations.get(key)
+        if found is None:
+            if len(self._combinations) >= 4096:
+                self._combinations.clear()
+            found = self._combinations[key] = combine(parts, self.manifest.approval_phases)
+        return found
 
     def _default(self, text: str, matched: list[Rule], errors: list[str]) -> Verdict:
         return Verdict("escalate", matched, None, self.manifest.default_escalation, ("default", None, text), errors)
@@ -174,6 +204,7 @@ class Engine:
         counterfactuals: False skips working out what would change the decision (the costliest part).
         """
         at = self._moment(request.get("at"), now)
+        money = None
         if problems:
             verdict = self._default("the request is malformed, so a person decides", [], list(problems))
             at = now
@@ -182,6 +213,7 @@ class Engine:
                                     [f"`at` is `{request.get('at')}`, not a date or date-time"])
             at = now
         else:
+            request, money = self._in_currency(request, at)
             verdict, at = self._judged(request, at, now)
         missing = self._needed(request, at, verdict) if verdict.missing else []
         decision = "needs_info" if missing else verdict.decision
@@ -202,6 +234,7 @@ class Engine:
                                 if counterfactuals and not missing and not problems else []),
             "obligations": self._obligations(verdict) if decision != "needs_info" else [],
             "errors": list(verdict.errors),
+            "money": money,
             "constitution": {"name": self.manifest.name, "commit": self.constitution.provenance.commit,
                              "ref": self.constitution.provenance.ref, "dirty": self.constitution.provenance.dirty},
             **({"trace": self._trace(request, at)} if explain else {}),
@@ -228,33 +261,64 @@ class Engine:
         stages: list[dict[str, Any]] = []
         notes: list[str] = []
         named: set[str] = set()  # one person approves at one stage only, or two-person control is lost
+        waiting = True  # the first stage that is waited for starts its clock now; the others when they open
         for stage in escalation.stages:
-            assignment = assign(self.constitution, stage.role, day, requester, named, stage.approvals)
-            named.update(a.person.id for a in assignment.approvers)
+            assignment, found = self._assignment(stage, request, day, requester, named, verdict.errors)
+            if stage.waited_for and found:  # a fallback stands in for nobody: it takes no one from later stages
+                named.update(a.person.id for a in assignment.approvers)
             notes.extend(assignment.notes)
-            stages.append({"name": stage.name, "role": assignment.role, "approvals": stage.approvals,
-                           "approvers": [a.to_json() for a in assignment.approvers]})
-        due = self._due(now, escalation, verdict.errors) if escalation.sla else None
-        timeout = escalation.on_timeout
-        timeout_role = timeout.role
-        if timeout.then == "escalate" and timeout_role is None:
-            first = self.constitution.roles.get(stages[0]["role"])
-            timeout_role = first.reports_to if first and first.reports_to else stages[0]["role"]
-        return {"role": stages[0]["role"], "stages": stages, "require": escalation.require,
-                "sla": escalation.sla.text if escalation.sla else None, "due": due,
-                "on_timeout": {"then": timeout.then, "role": timeout_role if timeout.then == "escalate" else None},
-                }, list(dict.fromkeys(notes))
+            people = len(assignment.approvers)
+            needed = max(stage.approvals, people if stage.quorum == "all" else
+                         people // 2 + 1 if stage.quorum == "majority" else 0) if stage.waited_for else 0
+            timeout = stage.on_timeout or escalation.on_timeout
+            due = self._due(now, stage.sla, verdict.errors) if stage.sla and stage.waited_for and waiting else None
+            waiting = waiting and not stage.waited_for
+            stages.append({"name": stage.name, "phase": stage.phase, "kind": stage.kind, "role": assignment.role,
+                           "approver": ({"relation": stage.approver.relation, "of": stage.approver.of}
+                                        if stage.approver else None),
+                           "approvals": needed, "approvers": [a.to_json() for a in assignment.approvers],
+                           "sla": stage.sla.text if stage.sla else None, "due": due,
+                           "on_timeout": self._timeout(timeout, assignment.role), "rules": list(stage.rules)})
+        first = next((s for s in stages if s["kind"] in ("approve", "sign")), stages[0])
+        return {"role": first["role"], "stages": stages, "require": escalation.require, "sla": first["sla"],
+                "due": first["due"], "on_timeout": first["on_timeout"]}, list(dict.fromkeys(notes))
 
-    def _due(self, now: datetime, escalation: Escalation, errors: list[str]) -> str | None:
+    def _assignment(self, stage: Stage, request: dict[str, Any], day: date, requester: str | None,
+                    named: set[str], errors: list[str]) -> tuple[Assignment, bool]:
+        """Who takes a stage: its role's people, or the approver the request points at. An approver that
+        cannot be found fails closed: the manifest's default escalation takes the stage, and the reason is
+        an error of the decision."""
+        signer = stage.kind == "sign" and self.manifest.requester_may_sign
+        excluded_requester = None if signer else requester
+        taken = named if stage.waited_for else set()
+        if stage.approver is not None:
+            try:
+                return assign_relative(self.constitution, stage.approver, request, day, excluded_requester,
+                                       taken), True
+            except RoutingError as error:
+                errors.append(f"stage `{stage.name or self._title(stage.who)}`: {error}")
+                fallback = self.manifest.default_escalation.stages[0]
+                assert fallback.role is not None  # the manifest's default escalation names roles
+                return assign(self.constitution, fallback.role, day, requester), False
+        assert stage.role is not None  # a stage names a role or an approver
+        return assign(self.constitution, stage.role, day, excluded_requester, taken, stage.approvals), True
+
+    def _timeout(self, timeout: Timeout, role: str) -> dict[str, Any]:
+        """What happens when a stage's SLA passes; escalating with no role named goes one step up."""
+        if timeout.then != "escalate":
+            return {"then": timeout.then, "role": None}
+        found = self.constitution.roles.get(role)
+        return {"then": "escalate", "role": timeout.role or (found.reports_to if found and found.reports_to else role)}
+
+    def _due(self, now: datetime, sla: Duration, errors: list[str]) -> str | None:
         """When the SLA runs out; None, with the reason added to errors, when no date can hold that moment
         (near the year 9999). The decision stays the escalation it is: a person sets the deadline."""
-        assert escalation.sla is not None
         hours = self.manifest.business_hours
         try:
-            return add_duration(now, escalation.sla, self.manifest.timezone, hours.days, hours.start, hours.end,
+            return add_duration(now, sla, self.manifest.timezone, hours.days, hours.start, hours.end,
                                 self.manifest.holidays).isoformat()
         except (OverflowError, ValueError):  # a date past year 9999 (or before year 1) cannot be made
-            errors.append(f"the deadline {escalation.sla.text} after {now.isoformat()} is past the last date "
+            errors.append(f"the deadline {sla.text} after {now.isoformat()} is past the last date "
                           "that can be written, so the escalation has no due time; the approver sets one")
             return None
 
@@ -351,6 +415,7 @@ class Engine:
         at = self._moment(request.get("at"), now)
         if at is None:
             return self._default("", [], []).key
+        request, _ = self._in_currency(request, at)
         verdict, at = self._judged(request, at, now)
         if verdict.missing and self._needed(request, at, verdict, words=False):
             return NEEDS_INFO
@@ -427,7 +492,7 @@ class Engine:
 
     def _title(self, role: str) -> str:
         found = self.constitution.roles.get(role)
-        return found.title if found else role
+        return found.title if found else approver_text(role)
 
     def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],
                  now: datetime) -> str:

@@ -26,19 +26,29 @@ class Outcome(NamedTuple):
     roles: tuple[str, ...] = ()
     approvals: tuple[int, ...] = ()
     timeout: str = ""  # escalate | deny | approve, for escalations
+    kinds: tuple[str, ...] = ()  # each stage's kind, with its quorum when it has one (`approve:all`)
 
     @classmethod
     def of(cls, decision: str, escalation: Escalation | None) -> Outcome:
         if escalation is None:
             return cls(decision)
-        return cls(decision, tuple(s.role for s in escalation.stages), tuple(s.approvals for s in escalation.stages),
-                   escalation.on_timeout.then)
+        stages = escalation.stages
+        kinds = tuple(s.kind + (f":{s.quorum}" if s.quorum else "") for s in stages)
+        return cls(decision, tuple(s.who for s in stages), tuple(s.approvals for s in stages),
+                   escalation.on_timeout.then, kinds if any(k != "approve" for k in kinds) else ())
+
+    def waited(self) -> list[tuple[str, int]]:
+        """(approver, approvals) of the stages that hold the escalation: approve and sign, not advise or notify."""
+        kinds = self.kinds or ("approve",) * len(self.roles)
+        return [(r, n) for r, n, k in zip(self.roles, self.approvals, kinds, strict=True)
+                if k.split(":")[0] in ("approve", "sign")]
 
     def strictness(self, authority: Callable[[str], int]) -> tuple[int, int, int, int, int]:
         """The key that orders outcomes from least to most strict: the decision, then the highest
-        authority reached, then more stages, more approvals, and a stricter timeout."""
-        return (DECISION_RANK[self.decision], max((authority(r) for r in self.roles), default=0), len(self.roles),
-                sum(self.approvals), TIMEOUT_RANK.get(self.timeout, 1))
+        authority reached, then more stages that are waited for, more approvals, and a stricter timeout."""
+        waited = self.waited()
+        return (DECISION_RANK[self.decision], max((authority(r) for r, _ in waited), default=0), len(waited),
+                sum(n for _, n in waited), TIMEOUT_RANK.get(self.timeout, 1))
 
 
 NEEDS_INFO = Outcome("needs_info")
@@ -51,9 +61,11 @@ def risk(base: Outcome, head: Outcome, base_authority: Mapping[str, int], head_a
         return "loosened" if after_rank < before_rank else "tightened"
     if base.decision != "escalate":
         return "re-routed"
-    before = max((base_authority.get(r, 0) for r in base.roles), default=0)
-    after = max((head_authority.get(r, 0) for r in head.roles), default=0)
-    for old, new in ((before, after), (len(base.roles), len(head.roles)), (sum(base.approvals), sum(head.approvals)),
+    old_waited, new_waited = base.waited(), head.waited()
+    before = max((base_authority.get(r, 0) for r, _ in old_waited), default=0)
+    after = max((head_authority.get(r, 0) for r, _ in new_waited), default=0)
+    for old, new in ((before, after), (len(old_waited), len(new_waited)),
+                     (sum(n for _, n in old_waited), sum(n for _, n in new_waited)),
                      (TIMEOUT_RANK.get(base.timeout, 1), TIMEOUT_RANK.get(head.timeout, 1))):
         if old != new:  # a lower approver, fewer stages, fewer approvals, approval on timeout: loosened
             return "loosened" if new < old else "tightened"

@@ -10,8 +10,10 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from aios_policy.constitution.model import CompiledConstitution, Person
+from aios_policy.constitution.model import CompiledConstitution, Person, RelativeApprover
+from aios_policy.constitution.values import lookup
 from aios_policy.words.decision import one_line
 
 
@@ -88,6 +90,8 @@ def holders(constitution: CompiledConstitution, role: str) -> list[Person]:
 def _available(constitution: CompiledConstitution, role: str, day: date, excluded: set[str]) -> list[Approver]:
     chosen: dict[str, Approver] = {}
     for person in holders(constitution, role):
+        if person.id in excluded:
+            continue  # the requester's own seat is not handed to their delegate
         current, covering, seen = person, None, set()
         while (delegate := away(current, day)) and delegate in constitution.people and current.id not in seen:
             seen.add(current.id)
@@ -107,7 +111,7 @@ def assign(constitution: CompiledConstitution, role: str, day: date, requester: 
     until there are."""
     notes: list[str] = []
     requester = canonical_id(requester) if requester else None
-    excluded = set(named) | ({requester} if requester else set())
+    excluded = set(named) | _requester_side(constitution, requester, day)
     current, visited = role, set()
     while current in constitution.roles and current not in visited:
         visited.add(current)
@@ -132,3 +136,71 @@ def assign(constitution: CompiledConstitution, role: str, day: date, requester: 
         return Assignment(current, tuple(last), tuple(notes))
     notes.append("separation of duties cannot be kept: the requester holds the top role and nobody else can approve")
     return Assignment(current, tuple(Approver(p, None) for p in holders(constitution, current)), tuple(notes))
+
+
+def _requester_side(constitution: CompiledConstitution, requester: str | None, day: date) -> set[str]:
+    """Who may not approve a request: the requester, and whoever stands in for the requester that day."""
+    if not requester:
+        return set()
+    person = constitution.people.get(requester)
+    delegate = away(person, day) if person is not None else None
+    return {requester, delegate} if delegate else {requester}
+
+
+class RoutingError(Exception):
+    """A stage's approver cannot be found from the request (no such unit, no manager): fail closed."""
+
+
+def primary_role(constitution: CompiledConstitution, person: Person) -> str:
+    """The person's first role in org.json: the one they hold the unit or the seat in."""
+    return person.roles[0]
+
+
+def assign_relative(constitution: CompiledConstitution, approver: RelativeApprover, request: dict[str, Any],
+                    day: date, requester: str | None, named: set[str] | frozenset[str] = frozenset()) -> Assignment:
+    """The person an approver relative to the request names: the requester's manager, or the head or
+    budget owner of a unit. Separation of duties and delegation apply; RoutingError when nobody can be found."""
+    requester = canonical_id(requester) if requester else None
+    person = constitution.people.get(requester) if requester else None
+    if approver.relation == "manager_of":
+        if person is None:
+            raise RoutingError(f"the requester `{one_line(requester or '?')}` is not a person in org.json, so they "
+                               "have no manager to approve")
+        claimed = a.get("role") if isinstance(a := request.get("actor"), dict) else None
+        role = claimed if isinstance(claimed, str) and claimed in person.roles else primary_role(constitution, person)
+        manager = constitution.roles[role].reports_to if role in constitution.roles else None
+        if manager is None:
+            raise RoutingError(f"`{role}` reports to nobody, so the requester has no manager to approve")
+        return assign(constitution, manager, day, requester, named)
+    unit_id = (person.unit if person else None) if approver.of == "requester" else lookup(request, approver.of)
+    if not isinstance(unit_id, str) or unit_id not in constitution.units:
+        where = "the requester's unit" if approver.of == "requester" else f"`{approver.of}`"
+        shown = "nothing" if unit_id is None else f"`{one_line(unit_id)}`"
+        raise RoutingError(f"{where} is {shown}, not a unit in org.json, so the "
+                           f"{approver.relation.removesuffix('_of').replace('_', ' ')} cannot be found")
+    excluded = set(named) | _requester_side(constitution, requester, day)
+    notes: list[str] = []
+    unit, seen = constitution.units[unit_id], set()
+    while unit.id not in seen:
+        seen.add(unit.id)
+        chosen = (unit.budget_owner or unit.head) if approver.relation == "budget_owner_of" else unit.head
+        found = constitution.people.get(chosen)
+        if found is not None and found.id not in excluded:
+            delegate = away(found, day)
+            stand_in = constitution.people.get(delegate) if delegate else None
+            if stand_in is not None and stand_in.id not in excluded:
+                return Assignment(primary_role(constitution, found), (Approver(stand_in, found.id),), tuple(notes))
+            return Assignment(primary_role(constitution, found), (Approver(found, None),), tuple(notes))
+        if unit.parent is None or unit.parent not in constitution.units:
+            if found is None:
+                raise RoutingError(f"unit `{unit.id}` names `{chosen}`, who is not a person in org.json")
+            notes.append(f"{unit.title}: its {approver.relation.removesuffix('_of').replace('_', ' ')} is the "
+                         "requester or approves already, so one step up the chain approves")
+            manager = constitution.roles[primary_role(constitution, found)].reports_to
+            if manager is None:
+                raise RoutingError(f"nobody above `{found.id}` can approve for unit `{unit.id}`")
+            assignment = assign(constitution, manager, day, requester, named)
+            return Assignment(assignment.role, assignment.approvers, (*notes, *assignment.notes))
+        notes.append(f"{unit.title}: passed to {constitution.units[unit.parent].title}, the unit above it")
+        unit = constitution.units[unit.parent]
+    raise RoutingError(f"unit `{unit_id}` belongs to itself through its parents")

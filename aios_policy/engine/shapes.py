@@ -83,17 +83,6 @@ class Approver(_Strict):
                                      description="Person id this approver stands in for while they are away.")
 
 
-class Stage(_Strict):
-    """One approval stage, resolved to people at decision time."""
-
-    name: str | None = Field(default=None, title="Name", description="What this approval is for.")
-    role: str = Field(title="Role", description="Role that approves at this stage (after separation of duties).")
-    approvals: int = Field(title="Approvals needed", description="How many approvers must approve.")
-    approvers: list[Approver] = Field(
-        title="Approvers", description="People who may approve now: the role's people, away people replaced by their "
-                                       "delegates, the requester removed.")
-
-
 class Timeout(_Strict):
     """What happens when nobody answers by due."""
 
@@ -101,10 +90,47 @@ class Timeout(_Strict):
     role: str | None = Field(default=None, title="Role", description="With escalate: the role that takes over.")
 
 
+class RelativeApprover(_Strict):
+    """An approver found from the request."""
+
+    relation: Literal["manager_of", "head_of", "budget_owner_of"] = Field(
+        title="Relation", description="manager_of (the requester's manager), head_of or budget_owner_of (of a unit).")
+    of: str = Field(title="Of", description="requester, or the request field that names the unit.")
+
+
+class Stage(_Strict):
+    """One stage of the escalation, resolved to people at decision time."""
+
+    name: str | None = Field(default=None, title="Name", description="What this approval is for.")
+    phase: str | None = Field(default=None, title="Phase",
+                              description="Where the stage stands in the constitution's approval phases.")
+    kind: Literal["approve", "sign", "advise", "notify"] = Field(
+        default="approve", title="Kind",
+        description="approve or sign: waited for; advise or notify: its people are told, nobody waits for them.")
+    role: str = Field(title="Role", description="Role that approves at this stage (after separation of duties).")
+    approver: RelativeApprover | None = Field(
+        default=None, title="Approver relative to the request",
+        description="Set when the stage's approver was found from the request (the requester's manager, a unit's "
+                    "head or budget owner).")
+    approvals: int = Field(title="Approvals needed",
+                           description="How many approvers must approve (0 for advise and notify stages).")
+    approvers: list[Approver] = Field(
+        title="Approvers", description="People who may approve now: the role's people, away people replaced by their "
+                                       "delegates, the requester and whoever stands in for them removed.")
+    sla: str | None = Field(default=None, title="SLA", description="How long this stage has once it opens.")
+    due: str | None = Field(
+        default=None, title="Due",
+        description="For the first stage that is waited for: when its SLA runs out (RFC 3339). Later stages get "
+                    "theirs when they open.")
+    on_timeout: Timeout | None = Field(default=None, title="On timeout",
+                                       description="What happens when this stage's SLA passes.")
+    rules: list[str] = Field(default_factory=list, title="Rules", description="The rules that asked for this stage.")
+
+
 class Escalation(_Strict):
     """For escalate: who approves, what they need, by when."""
 
-    role: str = Field(title="Role", description="Role of the first approval stage.")
+    role: str = Field(title="Role", description="Role of the first stage that is waited for.")
     stages: list[Stage] = Field(title="Approval stages", description="Approvals in order.")
     require: dict[str, Any] = Field(title="Information required",
                                     description="JSON Schema of what to attach for the approver.")
@@ -145,6 +171,16 @@ class Obligation(_Strict):
     role: str | None = Field(default=None, title="Role", description="For notify: the role to tell.")
     text: str = Field(title="Text", description="What to do.")
     rule: str = Field(title="Rule", description="The rule that asks for it.")
+
+
+class Money(_Strict):
+    """An amount converted into the constitution's currency before any limit judged it."""
+
+    amount: float = Field(title="Amount", description="The amount as the request gave it.")
+    currency: str = Field(title="Currency", description="The request's currency.")
+    rate: float = Field(title="Rate", description="Units of the constitution's currency for one unit of it.")
+    rate_from: str = Field(title="Rate from", description="The day that rate took effect (YYYY-MM-DD).")
+    converted: float = Field(title="Converted", description="The amount the rules compared.")
 
 
 class ConstitutionVersion(_Strict):
@@ -199,6 +235,9 @@ class Decision(_Strict):
                                           description="What must also happen, from the deciding rules.")
     errors: list[str] = Field(
         title="Errors", description="Problems met while deciding; any error makes the decision at least an escalation.")
+    money: Money | None = Field(default=None, title="Money",
+                                description="The currency conversion made, when the request's amount was in another "
+                                            "currency.")
     constitution: ConstitutionVersion = Field(title="Constitution",
                                               description="Which version of the constitution decided.")
     trace: list[TraceEntry] | None = Field(

@@ -284,7 +284,7 @@ def ask(constitution: Constitution, question: str, now: datetime) -> Answer:
         named = [a for a in best.actions if most and hits[a] == most]
         policy = compiled.policies[best.id]
         people.append(_role_people(compiled, policy.owner) + " (owns the policy)")
-        roles = {s.role for r in policy.rules if r.escalation for s in r.escalation.stages}
+        roles = {s.role for r in policy.rules if r.escalation for s in r.escalation.stages if s.role in compiled.roles}
         people += [_role_people(compiled, role) for role in sorted(roles, key=lambda r: -compiled.roles[r].authority)]
         for action in named or best.actions:
             gate = _gate(constitution, action, True, facts, now)

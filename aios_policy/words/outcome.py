@@ -34,6 +34,19 @@ HEADING = {"automate": "Automated", "escalate": "Escalated", "deny": "Denied", "
 TIMEOUT_NOTE = {"approve": " (approved if nobody answers in time)", "deny": " (denied if nobody answers in time)"}
 
 
+_RELATIONS = {"manager_of": "manager of", "head_of": "head of", "budget_owner_of": "budget owner of"}
+
+
+def approver_text(key: str) -> str:
+    """A relative approver's key in words: `budget_owner_of:attributes.cost_center` → `budget owner of the
+    cost center` (a role id comes back as it is)."""
+    relation, _, of = key.partition(":")
+    if relation not in _RELATIONS:
+        return key
+    subject = "the requester" if of == "requester" else "the " + of.rsplit(".", 1)[-1].replace("_", " ")
+    return f"{_RELATIONS[relation]} {subject}"
+
+
 def stages_text(outcome: OutcomeParts, name: Callable[[str], str], article: str = "") -> str:
     """`the Operations Manager then the Finance Manager (2 approvals)`: who approves, stage by stage."""
     return " then ".join(f"{article}{name(role)}" + (f" ({count} approvals)" if count > 1 else "")

@@ -477,7 +477,7 @@ def approval(site: Site, escalation: Escalation) -> Approval:
     if not text:
         up = timeout.role
         if up is None and escalation.stages:
-            first = site.c.roles.get(escalation.stages[0].role)
+            first = site.c.roles.get(escalation.stages[0].who)
             up = first.reports_to if first and first.reports_to else escalation.stages[0].role
         role = site.role(up)
     required = escalation.require.get("required") if isinstance(escalation.require, dict) else None
