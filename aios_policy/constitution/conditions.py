@@ -4,6 +4,15 @@ Conditions are data: `all` / `any` / `not` over comparisons of a request field w
 named threshold, plus a raw JMESPath boolean as an escape hatch. They are compiled once at load;
 nothing is ever eval-ed. A comparison that cannot be judged (a number compared with text, a value
 that is not finite) raises EvaluationError, which the engine turns into an escalation.
+
+Hostile input cannot make a condition run for ever. Regular expressions are RE2 (the one module
+that uses it): matching is linear in the text, which is cut at MAX_MATCHED_TEXT characters.
+JMESPath is bounded twice: at compile time (the text, the parsed tree's size and depth, the
+nesting of projections, an allow-list of functions) and at run time, where every evaluation of an
+expression has a budget of MAX_EVALUATION_STEPS (nodes visited plus the items of the lists it
+builds) and fails closed past it. The budget is per evaluation, not per decision, so a rule's
+result never depends on what else the engine evaluated before it (decide, explain and diff agree);
+how many evaluations a decision makes is fixed by the constitution, never by the request.
 """
 
 from __future__ import annotations
@@ -18,10 +27,23 @@ from typing import Any
 
 import jmespath
 import jmespath.exceptions
+import jmespath.functions
 import jmespath.visitor
+import re2  # type: ignore[import-untyped]  # google-re2 ships no py.typed and no stubs
 
 from aios_policy import diagnostics as dx
-from aios_policy.limits import MAX_MATCHED_TEXT, MAX_PATTERN
+from aios_policy.limits import (
+    MAX_BUILT_TEXT,
+    MAX_EVALUATION_STEPS,
+    MAX_EXPRESSION,
+    MAX_EXPRESSION_DEPTH,
+    MAX_EXPRESSION_NODES,
+    MAX_MATCHED_TEXT,
+    MAX_NESTED_PROJECTIONS,
+    MAX_PATTERN,
+    MAX_PATTERN_MEMORY,
+    MAX_REPEAT,
+)
 
 from .values import MISSING, is_finite_number, is_number
 
@@ -33,6 +55,10 @@ _SYMBOLS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "
 
 class EvaluationError(Exception):
     """A condition could not be judged for this request; the engine fails closed on it."""
+
+
+class OverBudget(EvaluationError):
+    """An expression went past its evaluation budget (MAX_EVALUATION_STEPS) for this request."""
 
 
 @dataclass(frozen=True)
@@ -172,12 +198,12 @@ class Comparison(Condition):
     """A request field compared with a literal or a threshold's value."""
 
     def __init__(self, path: str, op: str, value: Any, threshold: str | None,
-                 pattern: re.Pattern[str] | None = None) -> None:
+                 pattern: Any = None) -> None:  # pattern: an RE2 pattern (re2 is untyped)
         path = _dotted(path) or path
         self.path, self.op, self.value, self.threshold = path, op, value, threshold
         self.simple = bool(_SIMPLE_PATH.match(path))
         self._parts = path.split(".") if self.simple else None
-        self._expression = None if self.simple else jmespath.compile(path)
+        self._expression = None if self.simple else _parsed(path)
         self._pattern = pattern
         self.opaque = not self.simple or op == "matches"
         literals = value if op in ("in", "not_in") and isinstance(value, list) else [value]
@@ -226,7 +252,7 @@ class RawExpression(Condition):
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._expression = jmespath.compile(source)
+        self._expression = _parsed(source)
         self.test = lambda request: _search(self._expression, request, source) is True
 
     def track(self, request: dict[str, Any], missing: list[str]) -> bool:
@@ -237,11 +263,68 @@ class RawExpression(Condition):
 
 
 class _StrictInterpreter(jmespath.visitor.TreeInterpreter):
-    """JMESPath as the library runs it, except that `<`, `<=`, `>`, `>=` compare numbers only.
+    """JMESPath as the library runs it, except that `<`, `<=`, `>`, `>=` compare numbers only, and
+    within a budget of steps.
 
     The library also orders text alphabetically and lets a number meet text (a TypeError); a policy
-    comparing amount with a salary band sent as "120000" must fail closed instead.
+    comparing amount with a salary band sent as "120000" must fail closed instead. Every node visited
+    costs a step, every item of a list or object the expression builds (a projection, a flatten, a
+    multi-select, a slice) and of a list or text a function scans costs one more; past
+    MAX_EVALUATION_STEPS the evaluation stops with OverBudget.
     """
+
+    def __init__(self, source: str) -> None:
+        super().__init__(_OPTIONS)
+        self._source = source
+        self._left = MAX_EVALUATION_STEPS
+
+    def _spend(self, steps: int) -> None:
+        self._left -= steps
+        if self._left < 0:
+            raise OverBudget(f"the expression `{_one_line(self._source)}` went past its evaluation budget "
+                             f"of {MAX_EVALUATION_STEPS:,} steps")
+
+    def visit(self, node: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        self._spend(1)
+        return super().visit(node, *args, **kwargs)
+
+    def _built(self, result: Any) -> Any:
+        if isinstance(result, list | dict):
+            self._spend(len(result))
+        return result
+
+    def visit_projection(self, node: dict[str, Any], value: Any) -> Any:
+        return self._built(super().visit_projection(node, value))
+
+    def visit_value_projection(self, node: dict[str, Any], value: Any) -> Any:
+        return self._built(super().visit_value_projection(node, value))
+
+    def visit_filter_projection(self, node: dict[str, Any], value: Any) -> Any:
+        return self._built(super().visit_filter_projection(node, value))
+
+    def visit_flatten(self, node: dict[str, Any], value: Any) -> Any:
+        return self._built(super().visit_flatten(node, value))
+
+    def visit_multi_select_list(self, node: dict[str, Any], value: Any) -> Any:
+        return self._built(super().visit_multi_select_list(node, value))
+
+    def visit_multi_select_dict(self, node: dict[str, Any], value: Any) -> Any:
+        return self._built(super().visit_multi_select_dict(node, value))
+
+    def visit_slice(self, node: dict[str, Any], value: Any) -> Any:
+        return self._built(super().visit_slice(node, value))
+
+    def visit_function_expression(self, node: dict[str, Any], value: Any) -> Any:
+        if node["value"] not in FUNCTIONS:  # compile refuses these; a guard for expressions built elsewhere
+            raise EvaluationError(f"the JMESPath function `{node['value']}` is not allowed in a condition")
+        arguments = [self.visit(child, value) for child in node["children"]]
+        if node["value"] in _SCANNING:  # the others take constant time (length) or bounded text
+            self._spend(sum(len(a) for a in arguments if isinstance(a, list | dict | str)))
+        result = self._functions.call_function(node["value"], arguments)
+        if isinstance(result, str) and len(result) > MAX_BUILT_TEXT and not any(result is a for a in arguments):
+            raise EvaluationError(f"the expression `{_one_line(self._source)}` made a text of {len(result):,} "
+                                  f"characters; the limit is {MAX_BUILT_TEXT:,}")
+        return result
 
     def visit_comparator(self, node: dict[str, Any], value: Any) -> Any:
         if node["value"] in self._EQUALITY_OPS:
@@ -255,9 +338,14 @@ class _StrictInterpreter(jmespath.visitor.TreeInterpreter):
         return self.COMPARATOR_FUNC[node["value"]](left, right)
 
 
+_OPTIONS = jmespath.Options(custom_functions=jmespath.functions.Functions())  # built once, shared
+
+
 def _search(expression: Any, request: dict[str, Any], source: str) -> Any:
     try:
-        value = _StrictInterpreter().visit(expression.parsed, request)
+        value = _StrictInterpreter(source).visit(expression.parsed, request)
+    except OverBudget:
+        raise
     except EvaluationError as error:
         raise EvaluationError(f"JMESPath `{source}`: {error}") from error
     except (jmespath.exceptions.JMESPathError, TypeError, ValueError, ArithmeticError, RecursionError) as error:
@@ -304,8 +392,8 @@ def _contains(comparison: Comparison, field: Any) -> bool:
 def _matches(comparison: Comparison, field: Any) -> bool:
     if not isinstance(field, str):
         raise EvaluationError(f"`{comparison.path}` is not text, so `{comparison.describe()}` cannot be judged")
-    # the ignore: a `matches` comparison is always built with its compiled pattern, never None
-    return comparison._pattern.search(field[:MAX_MATCHED_TEXT]) is not None  # type: ignore[union-attr]
+    # an RE2 pattern (a `matches` comparison is always built with one): linear in the text, searched anywhere
+    return comparison._pattern.search(field[:MAX_MATCHED_TEXT]) is not None
 
 
 def _dotted(path: str) -> str | None:
@@ -465,23 +553,23 @@ def _compile(raw: Any, thresholds: dict[str, Any], at: str, problems: list[Probl
     if "not" in raw:
         return Not(_compile(raw["not"], thresholds, f"{at}/not", problems))
     if "jmespath" in raw:
-        try:
-            return RawExpression(raw["jmespath"])
-        except jmespath.exceptions.JMESPathError as error:
-            problems.append(Problem("COND001", f"{at}/jmespath", f"the JMESPath expression does not compile: "
-                                    f"{_first_line(error)}", "see https://jmespath.org/specification.html"))
+        refused = _expression_problem(raw["jmespath"], "the JMESPath expression")
+        if refused:
+            message, hint = refused
+            problems.append(Problem("COND001", f"{at}/jmespath", message,
+                                    hint or "see https://jmespath.org/specification.html"))
             return Always()
+        return RawExpression(raw["jmespath"])
     return _comparison(raw, thresholds, at, problems)
 
 
 def _comparison(raw: dict[str, Any], thresholds: dict[str, Any], at: str, problems: list[Problem]) -> Condition:
     path, op = raw["path"], raw["op"]
-    try:
-        if not _SIMPLE_PATH.match(path):  # a plain dotted field always compiles
-            jmespath.compile(path)
-    except jmespath.exceptions.JMESPathError as error:
-        problems.append(Problem("COND001", f"{at}/path", f"the path `{path}` does not compile: "
-                                f"{_first_line(error)}", "write a dotted field such as attributes.customer_tier"))
+    refused = None if _SIMPLE_PATH.match(path) else _expression_problem(path, "the path")  # plain: always fine
+    if refused:
+        message, hint = refused
+        problems.append(Problem("COND001", f"{at}/path", message,
+                                hint or "write a dotted field such as attributes.customer_tier"))
         return Always()
     value, threshold = raw.get("value"), raw.get("threshold")
     if "value" in raw and threshold is not None:
@@ -529,43 +617,124 @@ def _value_problem(op: str, value: Any) -> str | None:
     return None if not isinstance(value, dict | list) and value is not None else "a single value"
 
 
-def _safe_pattern(source: str, at: str) -> tuple[re.Pattern[str] | None, Problem | None]:
+_RE2 = re2.Options()
+_RE2.max_mem = MAX_PATTERN_MEMORY  # a bounded program and DFA cache per pattern
+_RE2.log_errors = False  # RE2 would print every refused pattern on standard error
+_RE2_SYNTAX = "RE2 syntax: see https://github.com/google/re2/wiki/Syntax"
+
+
+def _safe_pattern(source: str, at: str) -> tuple[Any, Problem | None]:
+    """The pattern compiled by RE2, which matches in time linear in the text; else a COND003 problem.
+
+    RE2 has no backtracking, so nested or overlapping repetitions (`(a+)+`, `(a|aa)*b`) are as fast
+    as any other; what it cannot run in linear time (backreferences, lookaround, possessive
+    quantifiers) it does not accept."""
     if len(source) > MAX_PATTERN:
         return None, Problem("COND003", at, f"the regular expression is {len(source)} characters; "
                              f"the limit is {MAX_PATTERN}", "simplify it")
     try:
-        compiled = re.compile(source)
-    except re.error as error:
-        return None, Problem("COND003", at, f"the regular expression does not compile: {error}")
-    if _nested_repeat(source):
-        return None, Problem("COND003", at, "the regular expression repeats a repetition, which can take "
-                             "exponential time", "remove the outer or the inner quantifier")
-    return compiled, None
+        return re2.compile(source, _RE2), None
+    except re2.error as error:
+        return None, Problem("COND003", at, f"the regular expression `{_one_line(source)}` is refused: "
+                             f"{_re2_reason(error)}", _RE2_SYNTAX)
 
 
-def _nested_repeat(source: str) -> bool:
-    """True for patterns such as (a+)+ whose backtracking can explode."""
-    # the standard library's own parser; only its tree shape is read
-    import re._parser as parser  # type: ignore[import-not-found]  # typeshed has no stub for this private module
+def _re2_reason(error: Exception) -> str:
+    raw = error.args[0] if error.args else ""
+    reason = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    if "repetition size" in reason:
+        return (f"{_one_line(reason)} (RE2 repeats at most {MAX_REPEAT:,} times, counting nested "
+                "repetitions together)")
+    if "too large" in reason:
+        return f"{_one_line(reason)} (it would need more than {MAX_PATTERN_MEMORY // 1024:,} KiB)"
+    if "invalid escape sequence: \\" in reason and reason[-1:].isdigit():
+        return f"{_one_line(reason)} (RE2 has no backreferences)"
+    if "invalid perl operator: (?<" in reason or "invalid perl operator: (?=" in reason \
+            or "invalid perl operator: (?!" in reason:
+        return f"{_one_line(reason)} (RE2 has no lookahead or lookbehind)"
+    if "bad repetition operator" in reason:
+        return f"{_one_line(reason)} (RE2 has no possessive quantifiers such as `a++`)"
+    return _one_line(reason)
 
-    repeats = {parser.MAX_REPEAT, parser.MIN_REPEAT, getattr(parser, "POSSESSIVE_REPEAT", None)}
 
-    def walk(items: Any, inside_repeat: bool) -> bool:
-        for op, argument in items:
-            if op in repeats:
-                unbounded = argument[1] == parser.MAXREPEAT or argument[1] > 10
-                if inside_repeat and unbounded:
-                    return True
-                if walk(argument[2], inside_repeat or unbounded):
-                    return True
-            elif op == parser.SUBPATTERN:
-                if walk(argument[-1], inside_repeat):
-                    return True
-            elif op == parser.BRANCH and any(walk(branch, inside_repeat) for branch in argument[1]):
-                return True
-        return False
+# the JMESPath functions a condition may call: each answers in time linear in its arguments and makes
+# no list or text bigger than them (no sort_by, map, join, to_string: they multiply work or build text)
+FUNCTIONS = frozenset({"abs", "avg", "ceil", "contains", "ends_with", "floor", "length", "max", "min",
+                       "not_null", "starts_with", "sum", "to_number", "type"})
+_SCANNING = frozenset({"avg", "contains", "max", "min", "sum"})  # they read every item of a list or text
+_PROJECTIONS = frozenset({"projection", "value_projection", "filter_projection"})
 
-    return walk(parser.parse(source), False)
+
+def _parsed(source: str) -> Any:
+    """The compiled expression; the compile-time limits were checked by compile_condition."""
+    refused = _expression_problem(source, "the expression")
+    if refused:
+        raise ValueError(refused[0])
+    return jmespath.compile(source)
+
+
+def _expression_problem(source: str, subject: str) -> tuple[str, str | None] | None:
+    """Why a JMESPath expression (a raw condition or a complex path) is refused, with a hint; else None."""
+    if not isinstance(source, str):
+        return f"{subject} is not text", None
+    if len(source) > MAX_EXPRESSION:
+        return (f"{subject} is {len(source):,} characters; the limit is {MAX_EXPRESSION:,}",
+                "split it into structured conditions under `all` / `any`")
+    try:
+        tree = jmespath.compile(source).parsed
+    except jmespath.exceptions.JMESPathError as error:
+        return f"{subject} `{_one_line(source)}` does not compile: {_one_line(_first_line(error))}", None
+    except RecursionError:
+        return (f"{subject} nests too deeply to compile; the limit is {MAX_EXPRESSION_DEPTH} levels",
+                "split it into structured conditions under `all` / `any`")
+    return _tree_problem(tree, subject)
+
+
+def _tree_problem(tree: dict[str, Any], subject: str) -> tuple[str, str | None] | None:
+    nodes, depth, projections = 0, 0, 0
+    stack: list[tuple[dict[str, Any], int, int]] = [(tree, 1, 0)]
+    while stack:  # a loop, not recursion: the tree is bounded by the text, but no stack is spent on it
+        node, level, inside = stack.pop()
+        kind = node.get("type")
+        inside += kind in _PROJECTIONS
+        nodes += 1 + (_literal_size(node.get("value")) - 1 if kind == "literal" else 0)
+        depth, projections = max(depth, level), max(projections, inside)
+        if kind == "function_expression" and node.get("value") not in FUNCTIONS:
+            return (f"the JMESPath function `{node.get('value')}` is not allowed in a condition",
+                    f"use one of {', '.join(sorted(FUNCTIONS))}")
+        if kind == "expref":
+            return ("expression references (`&`) are not allowed in a condition",
+                    "compare fields directly; sort_by, map, min_by and max_by are not allowed")
+        stack.extend((child, level + 1, inside) for child in node.get("children", ()) if isinstance(child, dict))
+    if projections > MAX_NESTED_PROJECTIONS:  # the most telling reason first
+        return (f"{subject} nests {projections} projections (`[*]`, `[]`, `[?...]`, `.*`) inside one another; "
+                f"the limit is {MAX_NESTED_PROJECTIONS}",
+                "project once and compare the result, e.g. length(attributes.items[?price > `100`]) > `0`")
+    hint = "split it into structured conditions under `all` / `any`"
+    if nodes > MAX_EXPRESSION_NODES:
+        return f"{subject} has {nodes:,} parts (literal values included); the limit is {MAX_EXPRESSION_NODES}", hint
+    if depth > MAX_EXPRESSION_DEPTH:
+        return f"{subject} nests {depth} levels deep; the limit is {MAX_EXPRESSION_DEPTH}", hint
+    return None
+
+
+def _literal_size(value: Any) -> int:
+    """How many values a literal holds (itself included), counted without recursion."""
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return count
+
+
+def _one_line(text: str, limit: int = 80) -> str:
+    """User text shown in a message: on one line, and cut to limit characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _first_line(error: Exception) -> str:
