@@ -213,7 +213,7 @@ def test_batch_decides_every_request_with_one_commit(server: Server, company: Co
     assert response.status_code == 200, response.text
     decisions = response.json()["decisions"]
     assert [d["decision"] for d in decisions] == ["automate", "escalate", "escalate", "needs_info"]
-    assert decisions[2]["escalation"]["role"] == "owner"
+    assert [s["role"] for s in decisions[2]["escalation"]["stages"]] == ["ops", "owner"]  # both tiers apply
     assert {d["constitution"]["commit"] for d in decisions} == {git(company.root, "rev-parse", "HEAD")}
     assert logged(company, decisions[-1]["id"]).actor == "billing-agent"
 
