@@ -18,7 +18,7 @@ from aios_policy.diagnostics import did_you_mean
 from aios_policy.engine.facade import Constitution
 from aios_policy.engine.outcome import DECISION_RANK
 from aios_policy.errors import AiosError
-from aios_policy.words.outcome import PAST
+from aios_policy.words.outcome import PAST, approver_text
 
 UPCOMING_ABSENCE = timedelta(days=60)  # absences starting within this time are worth mentioning
 _CONFIDENCE = re.compile(r"^confidence (.+)$")
@@ -143,11 +143,18 @@ def explain_action(constitution: Constitution, action: str, now: datetime) -> Ac
                  and (r["outcome"] == area.key[0] or r["rule"] in ("default", "confidence"))]
         stages = []
         for stage in (decision.get("escalation") or {}).get("stages", []):
+            relative = stage.get("approver")
+            if relative:  # found from each request: say who, not whom this one example found
+                title = approver_text(f"{relative['relation']}:{relative['of']}")
+                stages.append({"role": stage["role"], "title": title,
+                               "people": "found from the request", "approvers": [], "cover": [],
+                               "approvals": stage["approvals"], "kind": stage.get("kind", "approve")})
+                continue
             role = compiled.roles.get(stage["role"])
             people, cover = _people_text(compiled, stage["role"], now)
             stages.append({"role": stage["role"], "title": role.title if role else stage["role"],
                            "people": people, "approvers": [a["name"] for a in stage["approvers"]],
-                           "cover": cover, "approvals": stage["approvals"]})
+                           "cover": cover, "approvals": stage["approvals"], "kind": stage.get("kind", "approve")})
         rows.append(Row(area, decision, [humanize(c) for c in area.conditions], rules, stages))
     rows = _merge_actors(rows)
     rows.sort(key=lambda row: (-DECISION_RANK[row.area.key.decision],
