@@ -245,19 +245,13 @@ def create_server(service: McpService) -> Any:
                              "requests and what happens to it, strictest first, with approvers and rule ids.")
     def explain(action: Annotated[str, Field(min_length=1, max_length=80, description="Dotted action name.")],
                 ) -> dict[str, Any]:
-        try:
-            return explain_action(service.live.current.constitution, action, datetime.now(UTC)).to_json()
-        except AiosError as error:
-            raise ToolError(str(error)) from error
+        return _as_tool(lambda: explain_action(service.live.current.constitution, action, datetime.now(UTC)))
 
     @server.tool(description="Answer a plain-English question such as 'what happens when a customer disputes a "
                              "refund of $800?': the procedure, its steps, the decision at each gate, who and when.")
     def ask(question: Annotated[str, Field(min_length=1, max_length=2000, description="The question.")],
             ) -> dict[str, Any]:
-        try:
-            return answer(service.live.current.constitution, question, datetime.now(UTC)).to_json()
-        except AiosError as error:
-            raise ToolError(str(error)) from error
+        return _as_tool(lambda: answer(service.live.current.constitution, question, datetime.now(UTC)))
 
     @server.tool(description="Logged escalations, newest first (pending by default), with who may still approve.")
     def list_escalations(status: Literal["pending", "approved", "denied"] = "pending",
@@ -309,3 +303,12 @@ def run_stdio(service: McpService) -> None:
         server.run("stdio")
     finally:
         service.stop()
+
+
+def _as_tool(make: Callable[[], Any]) -> dict[str, Any]:
+    """A guide's answer as a tool result; a user's mistake (an unknown action) as a tool error."""
+    try:
+        result: dict[str, Any] = make().to_json()
+        return result
+    except AiosError as error:
+        raise ToolError(str(error)) from error
