@@ -6,6 +6,7 @@ returned as diagnostics. The model is returned only when the manifest and org co
 
 from __future__ import annotations
 
+import functools
 from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,7 +61,9 @@ class _Compiler:
         self.diagnostics.append(document.diagnostic(code, message, pointer, hint))
 
     # thresholds -------------------------------------------------------------------------------
-    def threshold_values(self) -> dict[str, Any]:
+    @functools.cached_property
+    def values(self) -> dict[str, Any]:
+        """Each threshold's value by name, built once (every rule's conditions read it)."""
         return {name: t.value for name, t in self.thresholds.items()}
 
     def read_thresholds(self) -> None:
@@ -207,7 +210,7 @@ class _Compiler:
 
     def rule(self, document: Document, policy: dict[str, Any], index: int, raw: dict[str, Any]) -> Rule | None:
         pointer = f"/rules/{index}"
-        condition, problems = compile_condition(raw.get("when"), self.threshold_values(), f"{pointer}/when")
+        condition, problems = compile_condition(raw.get("when"), self.values, f"{pointer}/when")
         for problem in problems:
             self.report(document, problem.code, problem.pointer, problem.message, problem.hint)
         escalation = self.escalation(document, f"{pointer}/escalation", raw["escalation"]) \

@@ -135,7 +135,9 @@ def parse(text: str) -> tuple[Any, SyntaxProblem | None, list[DuplicateKey]]:
         return None, _syntax_problem(text, error), []
     except RecursionError:
         return None, SyntaxProblem("the JSON is nested too deeply", 1, 1, "flatten the structure"), []
-    odd = _odd(value)
+    # the walk is needed only where the text could hold what it looks for: many brackets, or a \uD8xx escape
+    deep = text.count("{") + text.count("[") > MAX_JSON_DEPTH
+    odd = _odd(value) if deep or _ESCAPED_SURROGATE.search(text) else None
     if odd is not None:
         offset = _offset_of_lone_surrogate(text) if "surrogate" in odd[0] else 0
         return None, SyntaxProblem(odd[0], *Positions.line_column_in(text, offset), odd[1]), []

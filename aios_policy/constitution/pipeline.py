@@ -50,7 +50,7 @@ def read(path: str | os.PathLike[str], ref: str | None = None, at: datetime | No
 
 
 @contextmanager
-def _without_collection() -> Iterator[None]:
+def paused_collection() -> Iterator[None]:
     """The pipeline makes hundreds of thousands of small objects and no garbage worth collecting
     midway; pausing the cyclic collector saves a third of the time on a large constitution."""
     enabled = gc.isenabled()
@@ -62,12 +62,14 @@ def _without_collection() -> Iterator[None]:
             gc.enable()
 
 
-def check_snapshot(snapshot: Snapshot) -> CheckResult:
-    with _without_collection():
-        return _check(snapshot)
+def check_snapshot(snapshot: Snapshot, warnings: bool = True) -> CheckResult:
+    """Every stage over a snapshot. warnings=False skips the lint stage, whose findings never stop a
+    constitution from deciding (loading to decide needs only the errors)."""
+    with paused_collection():
+        return _check(snapshot, warnings)
 
 
-def _check(snapshot: Snapshot) -> CheckResult:
+def _check(snapshot: Snapshot, warnings: bool) -> CheckResult:
     documents, found = load_documents(snapshot)
     schema_problems, broken = check_documents(documents)
     found += schema_problems
@@ -80,15 +82,16 @@ def _check(snapshot: Snapshot) -> CheckResult:
     constitution, compile_problems = compiler.build(valid, provenance, unreadable)
     found += compile_problems
     if constitution is not None and not dx.has_errors(found):
-        found += lint.check(constitution, valid)
+        found += lint.check(constitution, valid) if warnings else []
     else:
         constitution = None
     return CheckResult(snapshot, documents, dx.sort(found), constitution)
 
 
-def check(path: str | os.PathLike[str], ref: str | None = None, at: datetime | None = None) -> CheckResult:
+def check(path: str | os.PathLike[str], ref: str | None = None, at: datetime | None = None,
+          warnings: bool = True) -> CheckResult:
     """Read, validate and compile: every problem found, and the compiled constitution when there is no error."""
-    return check_snapshot(read(path, ref, at))
+    return check_snapshot(read(path, ref, at), warnings)
 
 
 def company_timezone(path: str | os.PathLike[str], ref: str | None = None) -> tzinfo:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aios_policy.constitution.model import CompiledConstitution
-from aios_policy.constitution.pipeline import CheckResult, check
+from aios_policy.constitution.pipeline import CheckResult, check, paused_collection
 from aios_policy.errors import InvalidConstitution
 
 from .decide import Engine
@@ -44,7 +44,8 @@ class Constitution:
     def load(cls, path: str | os.PathLike[str] = "constitution", ref: str | None = None,
              at: datetime | None = None) -> Constitution:
         """From a folder, a git ref, or (with at) the default branch as it stood at that moment."""
-        return cls(check(path, ref, at))
+        with paused_collection():  # the engine is built of many small objects too
+            return cls(check(path, ref, at, warnings=False))
 
     @property
     def commit(self) -> str | None:

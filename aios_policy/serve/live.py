@@ -67,7 +67,8 @@ class LiveConstitution:
                  on_poll: tuple[Callable[[], None], ...] = ()) -> None:
         self.path, self.ref, self.interval, self.on_poll = path, ref, interval, on_poll
         snapshot = read(path, ref)
-        self.current = Loaded(Constitution(check_snapshot(snapshot)), snapshot.commit, datetime.now(UTC))
+        self.current = Loaded(Constitution(check_snapshot(snapshot, warnings=False)), snapshot.commit,
+                              datetime.now(UTC))
         self.reload_error: ReloadError | None = None
         self._hook_failures: dict[Callable[[], None], str] = {}
         self._stop = threading.Event()
@@ -94,7 +95,8 @@ class LiveConstitution:
             return False  # refused already: said so once, and the commit will not change
         try:
             snapshot = read(self.path, self.ref)
-            loaded = Loaded(Constitution(check_snapshot(snapshot)), snapshot.commit, datetime.now(UTC))
+            loaded = Loaded(Constitution(check_snapshot(snapshot, warnings=False)), snapshot.commit,
+                            datetime.now(UTC))
         except InvalidConstitution as error:
             errors = [d.render() for d in error.diagnostics if d.severity is dx.Severity.ERROR]
             return self._refuse(commit, error.message, tuple(errors[:20]), definitive=True)
