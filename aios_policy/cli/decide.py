@@ -133,10 +133,10 @@ def _read_requests(source: str | None) -> tuple[list[Any], bool]:
     raise whole
 
 
-def _answer(loaded: Constitution, request: Any, when: datetime, explain: bool) -> dict[str, Any]:
+def _answer(loaded: Constitution, request: Any, when: datetime, explain: bool, history: Any) -> dict[str, Any]:
     if isinstance(request, Unreadable):
         return loaded.decide_unreadable(request.problem, when)
-    return loaded.decide_dict(request, when, explain)
+    return loaded.decide_dict(request, when, explain, history=history)
 
 
 def _logged_request(request: Any) -> dict[str, Any]:
@@ -222,9 +222,14 @@ def _decide_chunk(loaded: Constitution, chunk: list[Any], when: datetime, explai
     """Decide, log, then print: every decision printed is in the log. Should deciding one request fail
     (a bug of ours), those decided before it are still logged and printed before the error goes on."""
     decided: list[tuple[Any, dict[str, Any]]] = []
+    # history conditions read the log, and the chunk's earlier decisions, logged with it at its end; with
+    # --no-log there is no history, and such rules fail closed
+    history = log.history() if log is not None else None
     try:
         for request in chunk:
-            decided.append((request, _answer(loaded, request, when, explain)))
+            decided.append((request, _answer(loaded, request, when, explain, history)))
+            if history is not None:
+                history.add(decided[-1][1], _logged_request(request))
     finally:
         if log is not None and decided:
             log.append_many([(decision, _logged_request(request)) for request, decision in decided])

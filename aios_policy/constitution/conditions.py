@@ -21,8 +21,11 @@ import math
 import operator
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import jmespath
@@ -45,9 +48,12 @@ from aios_policy.limits import (
     MAX_REPEAT,
 )
 
+from .dates import parse_duration
 from .values import MISSING, is_finite_number, is_number
 
 ORDERING = {"lt", "lte", "gt", "gte"}
+HISTORY_OPS = ORDERING | {"eq", "ne"}
+MEASURES = ("sum", "count")
 _SIMPLE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _SYMBOLS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "is one of",
             "not_in": "is not one of", "contains": "contains", "matches": "matches"}
@@ -260,6 +266,144 @@ class RawExpression(Condition):
 
     def describe(self) -> str:
         return f"JMESPath `{self.source}` is true"
+
+
+# history: sums and counts of earlier decisions ---------------------------------------------------
+
+HistoryTotal = Callable[[str, str, str, str, datetime, datetime], float]  # HistoryView.total (engine/history.py)
+
+
+@dataclass
+class HistoryReading:
+    """What history comparisons read during one decision: the caller's view (None: no history was given),
+    the request's moment (the window ends there), the view's answers (asked once per decision) and the
+    figures each comparison worked out, by comparison."""
+
+    total: HistoryTotal | None
+    at: datetime
+    answers: dict[tuple[Any, ...], float | EvaluationError] = field(default_factory=dict)
+    figures: dict[int, tuple[HistoryComparison, str, float]] = field(default_factory=dict)
+
+
+# set by the engine for the duration of one decision (and reset in a finally): the engine stays pure,
+# the caller passes the history in; outside a decision no comparison can read any
+HISTORY: ContextVar[HistoryReading | None] = ContextVar("aios_history_reading", default=None)
+
+
+@contextmanager
+def reading_history(total: HistoryTotal | None, at: datetime) -> Iterator[HistoryReading]:
+    """History comparisons evaluated inside read total, with windows ending at at."""
+    reading = HistoryReading(total, at)
+    token = HISTORY.set(reading)
+    try:
+        yield reading
+    finally:
+        HISTORY.reset(token)
+
+
+class HistoryComparison(Condition):
+    """A sum or count of earlier decisions of an action, in a window ending at the request's moment, among
+    those whose group_by field equals this request's, compared with a literal or a threshold.
+
+    The request itself counts when it is of that action (its amount for a sum, one for a count): the limit
+    is "including this one". Opaque to the analysis of the input space: the history is not a field. Without
+    a history to read, when the view fails, or when the request lacks the group_by field (or, for a sum, an
+    amount), the comparison cannot be judged: an EvaluationError, and the engine fails closed.
+    """
+
+    opaque = True
+
+    def __init__(self, action: str, measure: str, window: timedelta, window_text: str, group_by: str, op: str,
+                 value: float, threshold: str | None) -> None:
+        self.action, self.measure, self.window, self.window_text = action, measure, window, window_text
+        self.group_by, self.op, self.value, self.threshold = group_by, op, value, threshold
+        self._parts = group_by.split(".")
+        self._compare = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+                         "eq": operator.eq, "ne": operator.ne}[op]
+        self.test = self._holds
+
+    def _holds(self, request: dict[str, Any]) -> bool:
+        _, figure = self.figure(request)
+        return bool(self._compare(figure, self.value))
+
+    def track(self, request: dict[str, Any], missing: list[str]) -> bool:
+        return self._holds(request)  # an absent group field is an error, not a fact to ask for
+
+    def figure(self, request: dict[str, Any]) -> tuple[str, float]:
+        """The group (this request's group_by value) and the sum or count, this request included."""
+        reading = HISTORY.get()
+        if reading is None or reading.total is None:
+            raise EvaluationError(f"`{self.describe()}` reads the decision log's history, and none was given, so "
+                                  "a person decides (pass the log's history view to decide)")
+        group = self._group(request)
+        own = self._own(request)
+        try:
+            since, until = reading.at - self.window, reading.at
+        except OverflowError as error:  # a moment near year 1: no window fits before it
+            raise EvaluationError(f"`{self.describe()}`: no window of {self.window_text} fits before "
+                                  f"{reading.at.isoformat()}") from error
+        key = (self.action, self.measure, self.group_by, group, since, until)
+        answer = reading.answers.get(key)
+        if answer is None:
+            answer = reading.answers[key] = self._ask(reading.total, key)
+        if isinstance(answer, EvaluationError):
+            raise answer
+        figure = answer + own
+        reading.figures[id(self)] = (self, group, figure)
+        return group, figure
+
+    def _group(self, request: dict[str, Any]) -> str:
+        value: Any = request
+        for part in self._parts:
+            value = value.get(part, MISSING) if isinstance(value, dict) else MISSING
+        if value is MISSING or value is None:
+            raise EvaluationError(f"`{self.describe()}` groups by `{self.group_by}`, which the request lacks, so "
+                                  "its history cannot be read")
+        if not isinstance(value, str):
+            raise EvaluationError(f"`{self.describe()}` groups by `{self.group_by}`, which is {_literal(value)} "
+                                  f"({_kind(value)}), not text, so its history cannot be read")
+        return value
+
+    def _own(self, request: dict[str, Any]) -> float:
+        if request.get("action") != self.action:
+            return 0.0
+        if self.measure == "count":
+            return 1.0
+        amount = request.get("amount")
+        if not is_finite_number(amount):
+            shown = "no amount" if amount is None else f"the amount {_literal(amount)}"
+            raise EvaluationError(f"`{self.describe()}` adds this request's amount, and it has {shown}")
+        return float(amount)
+
+    def _ask(self, total: HistoryTotal, key: tuple[Any, ...]) -> float | EvaluationError:
+        try:
+            answer = total(*key)
+        except Exception as error:  # whatever the caller's view raises, the rule fails closed
+            return EvaluationError(f"`{self.describe()}`: the history could not be read: "
+                                   f"{_one_line(str(error) or type(error).__name__)}")
+        if not is_finite_number(answer) or answer < 0:
+            return EvaluationError(f"`{self.describe()}`: the history gave {_one_line(repr(answer))}, "
+                                   "not a number of 0 or more")
+        return float(answer)
+
+    def describe(self) -> str:
+        what = "the sum of amounts" if self.measure == "sum" else "the number"
+        shown = _literal(self.value)
+        if self.threshold:
+            shown = f"{self.threshold} ({shown})"
+        return (f"{what} of {self.action} in the last {self.window_text} with the same {self.group_by} "
+                f"{_SYMBOLS[self.op]} {shown}")
+
+
+def history_comparisons(condition: Condition) -> list[HistoryComparison]:
+    """The history comparisons of a condition, in the order they are written."""
+    if isinstance(condition, HistoryComparison):
+        return [condition]
+    if isinstance(condition, All | AnyOf):
+        return [h for child in condition.children for h in history_comparisons(child)]
+    if isinstance(condition, Not):
+        return history_comparisons(condition.child)
+    return []
 
 
 class _StrictInterpreter(jmespath.visitor.TreeInterpreter):
@@ -560,7 +704,48 @@ def _compile(raw: Any, thresholds: dict[str, Any], at: str, problems: list[Probl
                                     hint or "see https://jmespath.org/specification.html"))
             return Always()
         return RawExpression(raw["jmespath"])
+    if "history" in raw:
+        return _history(raw, thresholds, at, problems)
     return _comparison(raw, thresholds, at, problems)
+
+
+_WINDOW_UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def _history(raw: dict[str, Any], thresholds: dict[str, Any], at: str, problems: list[Problem]) -> Condition:
+    spec, op = raw["history"], raw["op"]
+    window = parse_duration(spec.get("window"))
+    if window is None or window.business:
+        problems.append(Problem("COND002", f"{at}/history/window", f"the window `{spec.get('window')}` is not a "
+                                "span of calendar time", 'write e.g. "365 days", "30 days" or "12 hours"'))
+        return Always()
+    if op not in HISTORY_OPS:
+        problems.append(Problem("COND002", f"{at}/op", f"operator `{op}` cannot compare a sum or a count",
+                                "use eq, ne, lt, lte, gt or gte"))
+        return Always()
+    value, threshold = raw.get("value"), raw.get("threshold")
+    if "value" in raw and threshold is not None:
+        problems.append(Problem("COND002", at, "give `value` or `threshold`, not both"))
+        return Always()
+    if threshold is not None:
+        if threshold not in thresholds:
+            problems.append(Problem("REF003", f"{at}/threshold", f"unknown threshold `{threshold}`",
+                                    dx.did_you_mean(threshold, thresholds) or "define it in thresholds.json"))
+            return Always()
+        value = thresholds[threshold]
+    if not is_finite_number(value):
+        where = f"{at}/threshold" if threshold is not None else f"{at}/value"
+        problems.append(Problem("COND004" if threshold is not None else "COND002", where,
+                                f"a {spec.get('measure')} is compared with a number, not {_literal(value)}",
+                                "use a threshold of the right kind" if threshold is not None else None))
+        return Always()
+    group_by = spec.get("group_by")
+    if not isinstance(group_by, str) or not _SIMPLE_PATH.match(group_by):
+        problems.append(Problem("COND001", f"{at}/history/group_by", f"group_by `{_one_line(str(group_by))}` is "
+                                "not a dotted field", "write a field such as attributes.vendor"))
+        return Always()
+    return HistoryComparison(spec["action"], spec["measure"], window.amount * _WINDOW_UNITS[window.unit],
+                             window.text, group_by, op, value, threshold)
 
 
 def _comparison(raw: dict[str, Any], thresholds: dict[str, Any], at: str, problems: list[Problem]) -> Condition:

@@ -36,6 +36,20 @@ def _items(value: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
     return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
 
 
+def _history_actions(condition: Any, pointer: str) -> Iterator[tuple[str, Any]]:
+    """(pointer, action) of every history comparison in a condition, however deeply nested."""
+    stack = [(condition, pointer)]
+    while stack:
+        node, at = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("history"), dict):
+            yield f"{at}/history/action", node["history"].get("action")
+        stack.extend((child, f"{at}/{key}/{i}") for key in ("all", "any") if isinstance(node.get(key), list)
+                     for i, child in enumerate(node[key]))
+        stack.append((node.get("not"), f"{at}/not"))
+
+
 def _index(documents: Iterable[Document]) -> _Index:
     index = _Index()
     for document in documents:
@@ -201,6 +215,8 @@ class _Checker:
             self.dates(document, rule, where, "effective_from", "effective_until")
             if "escalation" in rule:
                 self.escalation(document, rule["escalation"], f"{where}/escalation")
+            for pointer, action in _history_actions(rule.get("when"), f"{where}/when"):
+                self.action(document, action, pointer)
             for j, obligation in _items(rule, "obligations"):
                 self.role(document, obligation.get("role"), f"{where}/obligations/{j}/role")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from aios_policy.constitution.conditions import EvaluationError, may_hold_for_action
+from aios_policy.constitution.conditions import EvaluationError, HistoryReading, may_hold_for_action
 from aios_policy.constitution.dates import Duration, add_duration, parse_moment
 from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage, Timeout
 from aios_policy.constitution.space import DOMAINS, Interval, contains, field_values, intervals, numeric_points
@@ -23,6 +23,8 @@ from aios_policy.words.numbers import interval_text, value_text
 from aios_policy.words.outcome import approver_text, outcome_text
 
 from .combine import combine
+from .history import HistoryView, reading
+from .history import figures as history_figures
 from .outcome import NEEDS_INFO, Outcome
 from .people import Assignment, RoutingError, assign, assign_relative, canonical_id, is_person
 
@@ -197,12 +199,19 @@ class Engine:
 
     # the full decision -------------------------------------------------------------------------
     def decide(self, request: dict[str, Any], now: datetime, explain: bool = False,
-               problems: list[str] | tuple[str, ...] = (), counterfactuals: bool = True) -> dict[str, Any]:
+               problems: list[str] | tuple[str, ...] = (), counterfactuals: bool = True,
+               history: HistoryView | None = None) -> dict[str, Any]:
         """The decision for request at now, as a dict following decision.schema.json (without id).
 
         problems: why the request is malformed, found at the edge; such a request is escalated.
         counterfactuals: False skips working out what would change the decision (the costliest part).
+        history: the earlier decisions history conditions read (None: such rules fail closed).
         """
+        with reading(history, self._moment(request.get("at"), now) or now) as found:
+            return self._decide(request, now, explain, problems, counterfactuals, found)
+
+    def _decide(self, request: dict[str, Any], now: datetime, explain: bool, problems: list[str] | tuple[str, ...],
+                counterfactuals: bool, found: HistoryReading) -> dict[str, Any]:
         at = self._moment(request.get("at"), now)
         money = None
         if problems:
@@ -215,6 +224,8 @@ class Engine:
         else:
             request, money = self._in_currency(request, at)
             verdict, at = self._judged(request, at, now)
+        action = request.get("action")
+        figures = history_figures(found, self.rules.get(action, ()) if isinstance(action, str) else ())
         missing = self._needed(request, at, verdict) if verdict.missing else []
         decision = "needs_info" if missing else verdict.decision
         escalation, routing = self._escalation(verdict, request, now) if decision == "escalate" else (None, [])
@@ -235,6 +246,7 @@ class Engine:
             "obligations": self._obligations(verdict) if decision != "needs_info" else [],
             "errors": list(verdict.errors),
             "money": money,
+            "history": figures,
             "constitution": {"name": self.manifest.name, "commit": self.constitution.provenance.commit,
                              "ref": self.constitution.provenance.ref, "dirty": self.constitution.provenance.dirty},
             **({"trace": self._trace(request, at)} if explain else {}),
@@ -409,12 +421,16 @@ class Engine:
     def _strictness(self, key: Outcome) -> tuple[int, int, int, int, int]:
         return key.strictness(self._authority)
 
-    def outcome(self, request: dict[str, Any], now: datetime) -> Outcome:
+    def outcome(self, request: dict[str, Any], now: datetime, history: HistoryView | None = None) -> Outcome:
         """Only what the decision would be (and, for escalations, to which roles, stage by stage):
         no people, deadline or words. What the behavioural diff compares, cheaply."""
         at = self._moment(request.get("at"), now)
         if at is None:
             return self._default("", [], []).key
+        with reading(history, at):
+            return self._outcome(request, at, now)
+
+    def _outcome(self, request: dict[str, Any], at: datetime, now: datetime) -> Outcome:
         request, _ = self._in_currency(request, at)
         verdict, at = self._judged(request, at, now)
         if verdict.missing and self._needed(request, at, verdict, words=False):

@@ -22,6 +22,7 @@ from aios_policy.constitution.pipeline import CheckResult, check, paused_collect
 from aios_policy.errors import InvalidConstitution
 
 from .decide import Engine
+from .history import HistoryView
 from .request import request_problems
 from .shapes import Decision, Request
 
@@ -52,12 +53,14 @@ class Constitution:
         return self.compiled.provenance.commit
 
     def decide_dict(self, request: Any, now: datetime | None = None, explain: bool = False,
-                    counterfactuals: bool = True) -> dict[str, Any]:
-        """The decision as a plain dict (the fast path the CLI and the server use)."""
+                    counterfactuals: bool = True, history: HistoryView | None = None) -> dict[str, Any]:
+        """The decision as a plain dict (the fast path the CLI and the server use). history: the earlier
+        decisions that history conditions read (the log's is `DecisionLog.history()`); without it such
+        rules fail closed."""
         now = now or datetime.now(UTC)
         problems = request_problems(request, self.compiled)
         safe = request if isinstance(request, dict) else {}
-        decision = self.engine.decide(safe, now, explain, problems, counterfactuals)
+        decision = self.engine.decide(safe, now, explain, problems, counterfactuals, history)
         decision["id"] = new_decision_id()
         return decision
 
@@ -69,7 +72,7 @@ class Constitution:
         return decision
 
     def decide(self, request: Request | dict[str, Any], now: datetime | None = None,
-               explain: bool = False) -> Decision:
+               explain: bool = False, history: HistoryView | None = None) -> Decision:
         """The decision for a request at now (default: the current time) as a pydantic model."""
         raw = request.to_dict() if isinstance(request, Request) else request
-        return Decision.model_validate(self.decide_dict(raw, now, explain))
+        return Decision.model_validate(self.decide_dict(raw, now, explain, history=history))

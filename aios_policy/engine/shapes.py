@@ -183,6 +183,19 @@ class Money(_Strict):
     converted: float = Field(title="Converted", description="The amount the rules compared.")
 
 
+class HistoryFigure(_Strict):
+    """A sum or count of earlier decisions that a history condition compared."""
+
+    rule: str = Field(title="Rule", description="The rule whose condition read it.")
+    action: str = Field(title="Action", description="The action whose decisions were summed or counted.")
+    measure: Literal["sum", "count"] = Field(title="Measure", description="sum of amounts, or count of decisions.")
+    group_by: str = Field(title="Group by", description="The request field the decisions were grouped by.")
+    group: str = Field(title="Group", description="This request's value of that field.")
+    window: str = Field(title="Window", description="How far back from the request's time, e.g. 365 days.")
+    value: float = Field(title="Value", description="The sum or count, this request included when it is of that "
+                                                    "action.")
+
+
 class ConstitutionVersion(_Strict):
     """Which version of the constitution decided."""
 
@@ -238,6 +251,9 @@ class Decision(_Strict):
     money: Money | None = Field(default=None, title="Money",
                                 description="The currency conversion made, when the request's amount was in another "
                                             "currency.")
+    history: list[HistoryFigure] = Field(
+        default_factory=list, title="History",
+        description="The figures history conditions compared: each a sum or count of earlier decisions.")
     constitution: ConstitutionVersion = Field(title="Constitution",
                                               description="Which version of the constitution decided.")
     trace: list[TraceEntry] | None = Field(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import time
@@ -24,9 +25,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from aios_policy.diagnostics import did_you_mean, one_line
 from aios_policy.errors import AiosError
@@ -470,6 +471,59 @@ class DecisionLog:
             except (TypeError, ValueError):
                 continue  # a row that is not JSON any more: `aios log verify` reports it
 
+    def history(self) -> LogHistory:
+        """A HistoryView (aios_policy/engine/history.py) over the logged decisions, for history conditions.
+        It reads through this log's connection, so use it in the thread that opened the log."""
+        return LogHistory(self.history_total)
+
+    @_guarded
+    def history_total(self, action: str, measure: str, group_path: str, group_value: str, since: datetime,
+                      until: datetime) -> float:
+        """The sum of amounts (a decision's money.converted, else its request's amount) or the count of the
+        decisions of action whose request holds group_value at group_path, made (the request's `at`, else
+        decided_at) in [since, until); only automated decisions and approved escalations count.
+
+        SQLite selects the rows (by action, outcome, group and time, through its JSON functions); only the
+        escalations among them are parsed, to replay their resolutions."""
+        if measure not in ("sum", "count"):
+            raise ValueError(f"measure must be sum or count, not {measure!r}")
+        if since.tzinfo is None or until.tzinfo is None:
+            raise ValueError("the window of a history must carry its time zone")
+        rows = self._db.execute(_HISTORY_ROWS, ("$." + group_path, group_value, action, _utc(since),
+                                                _utc(until))).fetchall()
+        approved = self._approved([row["decision_id"] for row in rows if row["outcome"] == "escalate"], rows)
+        total = 0.0
+        for row in rows:
+            if row["outcome"] == "escalate" and row["decision_id"] not in approved:
+                continue
+            if measure == "count":
+                total += 1
+                continue
+            amount = row["converted"] if row["converted"] is not None else row["amount"]
+            total += float(amount) if amount is not None else 0.0
+        return total
+
+    def _approved(self, ids: list[str], rows: list[sqlite3.Row]) -> set[str]:
+        """Which of these escalations are approved, replaying their resolutions stage by stage."""
+        if not ids:
+            return set()
+        decisions = {row["decision_id"]: row["decision"] for row in rows}
+        progress: dict[str, _Progress] = {}
+        for decision_id in ids:
+            try:
+                decision = json.loads(decisions[decision_id])
+            except (TypeError, ValueError):
+                continue  # an edited entry: `aios log verify` reports it; it never counts as approved
+            progress[decision_id] = _Progress(_stages(decision) if isinstance(decision, dict) else [])
+        for start in range(0, len(ids), 500):  # SQLite bounds the number of parameters
+            chunk = ids[start:start + 500]
+            for r in self._db.execute(f"SELECT decision_id, outcome, resolved_by FROM entries WHERE kind = "
+                                      f"'resolution' AND decision_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",
+                                      chunk):
+                if r["decision_id"] in progress:
+                    progress[r["decision_id"]].record(r["outcome"], r["resolved_by"])
+        return {decision_id for decision_id, found in progress.items() if found.status == "approved"}
+
     @_guarded
     def get(self, decision_id: str) -> Entry:
         """One logged decision with its resolutions; LogError with a did-you-mean when unknown."""
@@ -554,6 +608,92 @@ class DecisionLog:
         return Entry(row["seq"], row["decision_id"], row["at"], row["action"], row["outcome"], row["actor_id"],
                      row["actor_kind"], row["constitution_commit"], request, decision, tuple(resolutions),
                      progress.status if row["outcome"] == "escalate" else row["outcome"])
+
+
+# The rows a history reads. JSON functions run only on valid JSON (the MATERIALIZED steps keep SQLite from
+# moving a JSON function before the json_valid test), numbers only count when JSON holds a number (not
+# true/false), and times compare as moments (julianday reads the offset), not as text.
+_HISTORY_ROWS = """
+    WITH logged AS MATERIALIZED (
+        SELECT decision_id, outcome, decision, request, at FROM entries
+        WHERE kind = 'decision' AND action = ?3 AND outcome IN ('automate', 'escalate')
+          AND json_valid(request) AND json_valid(decision)),
+    moments AS MATERIALIZED (
+        SELECT *, julianday(CASE WHEN json_type(request, '$.at') = 'text' THEN json_extract(request, '$.at')
+                                 ELSE at END) AS moment
+        FROM logged WHERE json_type(request, ?1) = 'text' AND json_extract(request, ?1) = ?2)
+    SELECT decision_id, outcome, decision,
+           CASE WHEN json_type(decision, '$.money.converted') IN ('integer', 'real')
+                THEN json_extract(decision, '$.money.converted') END AS converted,
+           CASE WHEN json_type(request, '$.amount') IN ('integer', 'real')
+                THEN json_extract(request, '$.amount') END AS amount
+    FROM moments WHERE moment >= julianday(?4) AND moment < julianday(?5)
+"""
+
+
+def _utc(moment: datetime) -> str:
+    """A moment as SQLite's julianday reads it exactly: UTC, to the millisecond."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class LogHistory:
+    """The decision log as a HistoryView (aios_policy/engine/history.py).
+
+    `read` answers from the committed log (`DecisionLog.history_total`, or a call through the server's
+    writer thread); each answer is kept for the life of this view, so make one per decision or per batch.
+    Decisions made but not logged yet (the earlier requests of a batch, logged together at its end) are
+    `add`ed, and count as the log would count them: three orders in one batch are one history."""
+
+    def __init__(self, read: Callable[[str, str, str, str, datetime, datetime], float]) -> None:
+        self._read = read
+        self._answers: dict[tuple[Any, ...], float] = {}
+        self._unlogged: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+
+    def add(self, decision: Mapping[str, Any], request: Mapping[str, Any]) -> None:
+        """A decision made and not logged yet, to count with the logged ones."""
+        if decision.get("decision") == "automate":  # an escalation just made is pending, so it does not count
+            self._unlogged.append((decision, request))
+
+    def total(self, action: str, measure: str, group_path: str, group_value: str, since: datetime,
+              until: datetime) -> float:
+        key = (action, measure, group_path, group_value, since, until)
+        if key not in self._answers:
+            self._answers[key] = self._read(*key)
+        unlogged = [(d, r) for d, r in self._unlogged if d.get("action") == action
+                    and _field(r, group_path) == group_value and _in_window(d, r, since, until)]
+        if measure == "count":
+            return self._answers[key] + len(unlogged)
+        return self._answers[key] + sum(_amount(d, r) for d, r in unlogged)
+
+
+def _field(request: Mapping[str, Any], path: str) -> Any:
+    value: Any = request
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _in_window(decision: Mapping[str, Any], request: Mapping[str, Any], since: datetime, until: datetime) -> bool:
+    text = request.get("at") if isinstance(request.get("at"), str) else decision.get("decided_at")
+    try:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return False
+    if moment is None:
+        return False
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # as julianday reads it
+    return since <= moment < until
+
+
+def _amount(decision: Mapping[str, Any], request: Mapping[str, Any]) -> float:
+    money = decision.get("money")
+    converted = money.get("converted") if isinstance(money, Mapping) else None
+    amount = converted if _is_number(converted) else request.get("amount")
+    return float(amount) if _is_number(amount) else 0.0
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _break(row: sqlite3.Row, problem: str) -> Break:

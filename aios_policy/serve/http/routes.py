@@ -20,7 +20,7 @@ from aios_policy.engine.shapes import Decision
 from aios_policy.errors import AiosError
 from aios_policy.guide.ask import ask as answer
 from aios_policy.guide.explain import explain_action
-from aios_policy.record.log import DecisionLog, Entry, LogError
+from aios_policy.record.log import DecisionLog, Entry, LogError, LogHistory
 from aios_policy.serve.identity import Identity, ServedRequest, acting_as, identity_problem
 from aios_policy.serve.live import Loaded
 
@@ -78,9 +78,11 @@ def _checked(loaded: Loaded, identity: Identity, raw: Any, where: str = "") -> t
 
 
 def _decided(loaded: Loaded, request: dict[str, Any], now: datetime, explain: bool,
-             counterfactuals: bool) -> tuple[Decision, Logged]:
-    """The engine's decision, checked against the Decision model here so that FastAPI's check is a formality."""
-    decision = loaded.constitution.decide_dict(request, now, explain, counterfactuals)
+             counterfactuals: bool, history: LogHistory) -> tuple[Decision, Logged]:
+    """The engine's decision, checked against the Decision model here so that FastAPI's check is a formality.
+    History conditions read the log through its writer thread, and the batch's earlier decisions."""
+    decision = loaded.constitution.decide_dict(request, now, explain, counterfactuals, history=history)
+    history.add(decision, request)
     return Decision.model_validate(decision), (decision, request)
 
 
@@ -90,12 +92,12 @@ decide_router = APIRouter(prefix="/v1", tags=["decide"])
 
 
 def _decide_one(loaded: Loaded, identity: Identity, body: bytes, explain: bool,
-                counterfactuals: bool) -> tuple[Decision, Logged]:
+                counterfactuals: bool, history: LogHistory) -> tuple[Decision, Logged]:
     _refuse_identity(loaded, identity)
     request, problems = _checked(loaded, identity, read_json(body))
     if problems:
         raise ApiError(422, "the request does not follow the request schema", REQUEST_HINT, problems)
-    return _decided(loaded, request, datetime.now(UTC), explain, counterfactuals)
+    return _decided(loaded, request, datetime.now(UTC), explain, counterfactuals, history)
 
 
 @decide_router.post("/decide", summary="Decide one request", response_model_exclude_unset=True,
@@ -105,13 +107,13 @@ async def decide(request: HttpRequest, service: Served, identity: Caller, explai
     """Decide one request: automate, escalate, deny or needs_info, with who, why, by when and the commit."""
     body = await request.body()
     decision, logged = await run_in_threadpool(_decide_one, service.live.current, identity, body, explain,
-                                               counterfactuals)
+                                               counterfactuals, service.history())
     await service.record([logged])
     return decision
 
 
 def _decide_batch(loaded: Loaded, identity: Identity, body: bytes, explain: bool,
-                  counterfactuals: bool) -> tuple[BatchDecisions, list[Logged]]:
+                  counterfactuals: bool, history: LogHistory) -> tuple[BatchDecisions, list[Logged]]:
     _refuse_identity(loaded, identity)
     batch = read_json(body)
     if not isinstance(batch, dict) or set(batch) != {"requests"} or not isinstance(batch["requests"], list):
@@ -125,7 +127,7 @@ def _decide_batch(loaded: Loaded, identity: Identity, body: bytes, explain: bool
         raise ApiError(422, "requests in the batch do not follow the request schema; none was decided",
                        REQUEST_HINT, problems)
     now = datetime.now(UTC)
-    decided = [_decided(loaded, request, now, explain, counterfactuals) for request, _ in checked]
+    decided = [_decided(loaded, request, now, explain, counterfactuals, history) for request, _ in checked]
     return BatchDecisions(decisions=[decision for decision, _ in decided]), [logged for _, logged in decided]
 
 
@@ -136,7 +138,7 @@ async def decide_batch(request: HttpRequest, service: Served, identity: Caller, 
     """Decide up to 1,000 requests at once, all by the same commit; all or nothing when one is malformed."""
     body = await request.body()
     decisions, logged = await run_in_threadpool(_decide_batch, service.live.current, identity, body, explain,
-                                                counterfactuals)
+                                                counterfactuals, service.history())
     await service.record(logged)
     return decisions
 

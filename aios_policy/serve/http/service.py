@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 
 from aios_policy.errors import AiosError
-from aios_policy.record.log import LogError
+from aios_policy.record.log import LogError, LogHistory
 from aios_policy.serve.identity import Identity, TokenError, Tokens, load_tokens, refuse_inside
 from aios_policy.serve.live import LiveConstitution
 from aios_policy.serve.writer import LOG_WAIT_SECONDS, LogWriter
@@ -85,6 +85,13 @@ class Service:
             raise ApiError(401, "unknown bearer token", "check the token, or make a new one with `aios token add`",
                            headers=challenge)
         return identity
+
+    def history(self) -> LogHistory:
+        """The decision log's history for one call's decisions, read in the writer thread (which owns the
+        log's connection), after every decision queued before the read: history conditions see them."""
+        def read(*key: Any) -> float:
+            return self.log.call(lambda log: log.history_total(*key))
+        return LogHistory(read)
 
     async def record(self, decided: list[Logged]) -> None:
         """Log decisions and return once the transaction holding them has committed (group commit: the writer
