@@ -24,15 +24,16 @@ escalation. Engines are compared on the OUTCOME only: the decision and the set o
 
 Every engine is checked against the floor on every request before anything is timed; the first
 disagreement aborts (exit 1) with the request printed. Then each call is timed alone with
-perf_counter_ns, the engines interleaved request by request in an order that alternates between
-rounds, so machine noise hits them alike. The timed call is what a caller makes for the full answer:
-zen's `ZenEngine.evaluate` (the static-loader path: `ZenDecision.evaluate` builds a tokio runtime
-per call and is ~25x slower) plus `combine`; Cedar's context built, `is_authorized` with a pre-parsed
-`PolicySet` and `Entities`, plus `combine`; aios `Constitution.decide_dict` (the whole decision:
-people, deadline, reasons, words; with and without counterfactuals) and `Engine.outcome` (decision
-and roles only).
+perf_counter_ns: each round runs every engine over all the requests in turn, in an order reversed
+from round to round, so drift on the machine hits them alike (`--interleave` takes turns request by
+request instead: every call then starts with caches the other engines left cold). The timed call is
+what a caller makes for the full answer: zen's `ZenEngine.evaluate` (the static-loader path:
+`ZenDecision.evaluate` builds a tokio runtime per call and is ~25x slower) plus `combine`; Cedar's
+context built, `is_authorized` with a pre-parsed `PolicySet` and `Entities`, plus `combine`; aios
+`Constitution.decide_dict` (the whole decision: people, deadline, reasons, words; with and without
+counterfactuals) and `Engine.outcome` (decision and roles only).
 
-    python bench/peers.py [--requests 20000] [--rounds 3] [--seed 12] [--json]
+    python bench/peers.py [--requests 20000] [--rounds 3] [--seed 12] [--interleave] [--json]
 
 The peers are the optional `bench` extra (`pip install -e '.[bench]'`); without them the script
 says which are missing and measures the others.
@@ -313,11 +314,22 @@ def floor(request: Request) -> Outcome:
 
 # a generic Python rule list: the same data interpreted in a loop -------------------------------------
 def rule_list_decider() -> Callable[[Request], Outcome]:
-    compiled = [(index, [(f, OPS[op], value_of(v)) for f, op, v in rule["when"]])
-                for index, rule in enumerate(RULES)]
+    """Each condition compiled to a closure once; a request runs every rule's closures until one fails."""
+    def test(field: str, op: str, value: Any) -> Callable[[Request], bool]:
+        compare, limit = OPS[op], value_of(value)
+        if field in ("amount", "confidence"):
+            return lambda request: compare(request[field], limit)
+        return lambda request: compare(request["attributes"][field], limit)
+    compiled = [(index, [test(*condition) for condition in rule["when"]]) for index, rule in enumerate(RULES)]
 
     def decide(request: Request) -> Outcome:
-        matched = [index for index, tests in compiled if all(op(_field(request, f), v) for f, op, v in tests)]
+        matched = []
+        for index, tests in compiled:
+            for holds in tests:
+                if not holds(request):
+                    break
+            else:
+                matched.append(index)
         return combine(matched, request["confidence"])
     return decide
 
@@ -555,8 +567,11 @@ def _collected() -> Iterator[None]:
 
 
 def measure(found: list[Contestant], requests: list[Request], now: datetime, rounds: int,
-            warmup: int = 500) -> dict[str, list[int]]:
-    """Nanoseconds per call, each contestant's calls interleaved with the others' request by request."""
+            interleave: bool = False, warmup: int = 500) -> dict[str, list[int]]:
+    """Nanoseconds per call. Each round runs every contestant over all the requests in turn, in an order
+    reversed from round to round (each engine warm, as in a loop of its own); interleave: the
+    contestants take turns request by request instead (each call then starts with caches the others
+    left cold, which costs the smallest engines most)."""
     clock = time.perf_counter_ns
     samples: dict[str, list[int]] = {c.name: [] for c in found}
     for contestant in found:  # warm every path before the first sample
@@ -564,9 +579,17 @@ def measure(found: list[Contestant], requests: list[Request], now: datetime, rou
             contestant.call(request, now)
     for round_ in range(rounds):
         order = [(samples[c.name].append, c.call) for c in (found if round_ % 2 == 0 else found[::-1])]
-        with _collected():
-            for request in requests:
-                for keep, call in order:
+        if interleave:
+            with _collected():
+                for request in requests:
+                    for keep, call in order:
+                        started = clock()
+                        call(request, now)
+                        keep(clock() - started)
+            continue
+        for keep, call in order:
+            with _collected():
+                for request in requests:
                     started = clock()
                     call(request, now)
                     keep(clock() - started)
@@ -619,7 +642,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"Python {report['python']}, {report['cpus']} CPUs, load average (1, 5, 15 min) {report['load_start']} "
              f"at the start; versions {', '.join(f'{k} {v}' for k, v in report['versions'].items())}",
              f"{report['rules']} rules, {report['requests']} requests (seed {report['seed']}: "
-             f"{', '.join(f'{v} {k}' for k, v in report['outcomes'].items())}), {report['rounds']} rounds; "
+             f"{', '.join(f'{v} {k}' for k, v in report['outcomes'].items())}), {report['rounds']} rounds "
+             f"({report['order']}, the order reversed each round); "
              f"every engine agreed with the floor on every request; timer overhead "
              f"{report['timer_overhead_us']:.2f} us per sample, included"]
     lines += [f"missing peer: {name}" for name in report["missing"]]
@@ -640,11 +664,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20000, help="how many generated requests")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds over all the requests")
     parser.add_argument("--seed", type=int, default=12, help="seed of the generated requests")
+    parser.add_argument("--interleave", action="store_true",
+                        help="take turns request by request instead of engine by engine within a round")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     options = parser.parse_args(argv)
     report: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(), "load_start": _load(),
                               "versions": _versions(), "rules": len(RULES), "requests": options.requests,
-                              "seed": options.seed, "rounds": options.rounds}
+                              "seed": options.seed, "rounds": options.rounds,
+                              "order": "request by request" if options.interleave else "engine by engine"}
     if not options.json:
         print(f"Python {report['python']}, {report['cpus']} CPUs, load average {report['load_start']}", flush=True)
     requests = generate_requests(options.requests, options.seed)
@@ -665,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
         report["outcomes"][decision] = report["outcomes"].get(decision, 0) + 1
     report["rules_never_matched"] = [rule for rule, count in rule_matches(requests).items() if not count]
     report["timer_overhead_us"] = timer_overhead()
-    report["timings"] = summarise(measure(found, requests, now, options.rounds))
+    report["timings"] = summarise(measure(found, requests, now, options.rounds, options.interleave))
     report["load_end"] = _load()
     print(json.dumps(report, indent=2) if options.json else render(report))
     return 0
