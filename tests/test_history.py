@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import invoke
+from conftest import committed, invoke
 
 from aios_policy import Constitution
 from aios_policy.constitution.pipeline import check
@@ -342,3 +342,30 @@ def test_aios_decide_without_a_log_has_no_history_and_escalates(purchasing: Path
     done = invoke("decide", "-", "--constitution", str(purchasing), "--no-log", input=json.dumps(order(100)))
     decision = json.loads(done.stdout)
     assert decision["decision"] == "escalate" and any("none was given" in e for e in decision["errors"])
+
+
+# the HTTP server --------------------------------------------------------------------------------
+
+def test_the_server_reads_the_history_through_its_log_writer(purchasing: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from aios_policy.serve.http import create_app
+    from aios_policy.serve.identity import Identity, add_token
+
+    root = tmp_path / "repo"
+    committed(root, purchasing, "purchasing")
+    tokens = root / "secrets" / "tokens.json"
+    token = add_token(tokens, Identity("buyer-agent", "agent"), NOW)
+    app = create_app(root / "constitution", tokens=tokens, log=root / "logs" / "decisions.sqlite")
+
+    def sent(amount: int, vendor: str, hours: int) -> dict[str, Any]:
+        request = order(amount, vendor, MONDAY + timedelta(hours=hours))
+        del request["actor"]  # the server takes the actor from the token
+        return request
+
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        singles = [client.post("/v1/decide", json=sent(4000, "acme", hours)).json() for hours in (0, 1, 2)]
+        batch = client.post("/v1/decide/batch", json={"requests": [sent(4000, "initech", h) for h in (0, 1, 2)]})
+    assert [d["decision"] for d in singles] == ["automate", "automate", "escalate"]
+    assert singles[2]["history"][0]["value"] == 12000.0
+    assert [d["decision"] for d in batch.json()["decisions"]] == ["automate", "automate", "escalate"]

@@ -610,24 +610,24 @@ class DecisionLog:
                      progress.status if row["outcome"] == "escalate" else row["outcome"])
 
 
-# The rows a history reads. JSON functions run only on valid JSON (the MATERIALIZED steps keep SQLite from
-# moving a JSON function before the json_valid test), numbers only count when JSON holds a number (not
-# true/false), and times compare as moments (julianday reads the offset), not as text.
+# The rows a history reads, JSON read by SQLite: a JSON function runs only on valid JSON (nested CASE, which
+# SQLite evaluates in order, unlike the terms of a WHERE), a number counts only when JSON holds one (not
+# true/false), and times compare as moments (julianday reads the offset), not as text. Only the rows of
+# the action are looked at, only their requests parsed, and decisions only for the rows that match.
 _HISTORY_ROWS = """
-    WITH logged AS MATERIALIZED (
-        SELECT decision_id, outcome, decision, request, at FROM entries
-        WHERE kind = 'decision' AND action = ?3 AND outcome IN ('automate', 'escalate')
-          AND json_valid(request) AND json_valid(decision)),
-    moments AS MATERIALIZED (
-        SELECT *, julianday(CASE WHEN json_type(request, '$.at') = 'text' THEN json_extract(request, '$.at')
-                                 ELSE at END) AS moment
-        FROM logged WHERE json_type(request, ?1) = 'text' AND json_extract(request, ?1) = ?2)
     SELECT decision_id, outcome, decision,
-           CASE WHEN json_type(decision, '$.money.converted') IN ('integer', 'real')
-                THEN json_extract(decision, '$.money.converted') END AS converted,
+           CASE WHEN json_valid(decision) THEN
+               CASE WHEN json_type(decision, '$.money.converted') IN ('integer', 'real')
+                    THEN json_extract(decision, '$.money.converted') END END AS converted,
            CASE WHEN json_type(request, '$.amount') IN ('integer', 'real')
-                THEN json_extract(request, '$.amount') END AS amount
-    FROM moments WHERE moment >= julianday(?4) AND moment < julianday(?5)
+                THEN json_extract(request, '$.amount') END AS amount,
+           CASE WHEN json_valid(request) THEN
+               CASE WHEN json_type(request, ?1) = 'text' AND json_extract(request, ?1) = ?2 THEN
+                   julianday(CASE WHEN json_type(request, '$.at') = 'text' THEN json_extract(request, '$.at')
+                                  ELSE at END) END END AS moment
+    FROM entries
+    WHERE kind = 'decision' AND action = ?3 AND outcome IN ('automate', 'escalate')
+      AND moment >= julianday(?4) AND moment < julianday(?5)
 """
 
 
