@@ -87,7 +87,13 @@ class FakeHistory:
 
 
 def decide(company: Constitution, request: dict[str, Any], history: Any) -> dict[str, Any]:
-    return company.decide_dict(request, NOW, history=history)
+    return company.decide_dict(request, when(request), history=history)
+
+
+def when(request: dict[str, Any]) -> datetime:
+    """Decided at the moment the request names, as an agent asking in real time would be."""
+    at = request.get("at")
+    return datetime.fromisoformat(at) if isinstance(at, str) and "T" in at else NOW
 
 
 # a fake view ------------------------------------------------------------------------------------
@@ -199,7 +205,7 @@ def test_hostile_attributes_generated_never_automate_when_the_history_cannot_be_
 # a real decision log ----------------------------------------------------------------------------
 
 def _decide_and_log(company: Constitution, log: DecisionLog, request: dict[str, Any]) -> dict[str, Any]:
-    decision = company.decide_dict(request, NOW, history=log.history())
+    decision = company.decide_dict(request, when(request), history=log.history())
     log.append(decision, request)
     return decision
 
@@ -211,7 +217,8 @@ def test_three_orders_of_4000_to_one_vendor_in_a_week_pass_the_10k_limit_on_the_
         second = _decide_and_log(company, log, order(4000, at=MONDAY + timedelta(days=2)))
         other = _decide_and_log(company, log, order(4000, vendor="globex", at=MONDAY + timedelta(days=3)))
         third = _decide_and_log(company, log, order(4000, at=MONDAY + timedelta(days=4)))
-        after = company.decide_dict(order(4000, at=MONDAY + timedelta(days=9, hours=1)), NOW, history=log.history())
+        late = order(4000, at=MONDAY + timedelta(days=9, hours=1))
+        after = company.decide_dict(late, when(late), history=log.history())
     assert [d["decision"] for d in (first, second, other)] == ["automate"] * 3
     assert [f["value"] for f in first["history"]] == [4000.0, 1.0]
     assert second["history"][0]["value"] == 8000.0
@@ -237,7 +244,8 @@ def test_only_automated_and_approved_decisions_count(company: Constitution, tmp_
         until = MONDAY + timedelta(days=1)
         assert view.total("purchase.order", "sum", "attributes.vendor", "acme", MONDAY, until) == 6000.0
         assert view.total("purchase.order", "count", "attributes.vendor", "acme", MONDAY, until) == 1.0
-        next_order = company.decide_dict(order(4500, at=until), NOW, history=log.history())
+        following = order(4500, at=until)
+        next_order = company.decide_dict(following, when(following), history=log.history())
     assert next_order["decision"] == "escalate" and next_order["history"][0]["value"] == 10500.0
 
 
@@ -254,12 +262,13 @@ def test_converted_amounts_and_requests_without_a_time_count_as_the_log_holds_th
         logged(100, None, "2026-03-02T08:30:00Z")  # no `at`: its decision time
         logged(True, "2026-03-02T08:45:00Z", "2026-03-02T08:45:00Z")  # not a number: counts, adds nothing
         logged(7, "2026-03-02T07:59:59.999Z", "2026-03-02T08:00:00Z")  # just before the window
-        logged(9, "2026-03-02T10:00:00Z", "2026-03-02T10:00:00Z")  # at the window's end: outside
+        logged(9, "2026-03-02T10:00:00Z", "2026-03-02T10:00:00Z")  # at the window's end: inside (a split
+        # purchase sent at the very same moment is counted)
         logged(11, "not a time", "2026-03-02T08:40:00Z")
         total = log.history().total
         since, until = datetime(2026, 3, 2, 8, tzinfo=UTC), datetime(2026, 3, 2, 10, tzinfo=UTC)
-        assert total("purchase.order", "sum", "attributes.vendor", "acme", since, until) == 1300.0
-        assert total("purchase.order", "count", "attributes.vendor", "acme", since, until) == 3.0
+        assert total("purchase.order", "sum", "attributes.vendor", "acme", since, until) == 1309.0
+        assert total("purchase.order", "count", "attributes.vendor", "acme", since, until) == 4.0
         assert total("purchase.order", "count", "attributes.vendor", "ACME", since, until) == 0.0
         assert total("refund.issue", "count", "attributes.vendor", "acme", since, until) == 0.0
 
@@ -369,3 +378,13 @@ def test_the_server_reads_the_history_through_its_log_writer(purchasing: Path, t
     assert [d["decision"] for d in singles] == ["automate", "automate", "escalate"]
     assert singles[2]["history"][0]["value"] == 12000.0
     assert [d["decision"] for d in batch.json()["decisions"]] == ["automate", "automate", "escalate"]
+
+
+def test_a_backdated_request_is_counted_with_the_orders_decided_now(company: Constitution) -> None:
+    """The window reaches from before the earlier of the request's `at` and now to the later: dating an order a
+    month back does not move it away from this week's orders."""
+    view = FakeHistory({"sum": 7000.0, "count": 0.0})
+    backdated = order(4000, at=NOW - timedelta(days=30))
+    company.decide_dict(backdated, NOW, history=view)
+    since, until = view.asked[-1][4:]
+    assert until == NOW and since <= NOW - timedelta(days=30)

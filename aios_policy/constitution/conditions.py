@@ -281,6 +281,8 @@ class HistoryReading:
 
     total: HistoryTotal | None
     at: datetime
+    now: datetime | None = None  # when the decision is made: a window covers both moments, so a back- or
+    # forward-dated request cannot move its window away from the earlier requests it should be counted with
     answers: dict[tuple[Any, ...], float | EvaluationError] = field(default_factory=dict)
     figures: dict[int, tuple[HistoryComparison, str, float]] = field(default_factory=dict)
 
@@ -291,9 +293,9 @@ HISTORY: ContextVar[HistoryReading | None] = ContextVar("aios_history_reading", 
 
 
 @contextmanager
-def reading_history(total: HistoryTotal | None, at: datetime) -> Iterator[HistoryReading]:
-    """History comparisons evaluated inside read total, with windows ending at at."""
-    reading = HistoryReading(total, at)
+def reading_history(total: HistoryTotal | None, at: datetime, now: datetime | None = None) -> Iterator[HistoryReading]:
+    """History comparisons evaluated inside read total, with windows ending at at (and reaching now)."""
+    reading = HistoryReading(total, at, now)
     token = HISTORY.set(reading)
     try:
         yield reading
@@ -338,7 +340,8 @@ class HistoryComparison(Condition):
         group = self._group(request)
         own = self._own(request)
         try:
-            since, until = reading.at - self.window, reading.at
+            moments = (reading.at, reading.now or reading.at)
+            since, until = min(moments) - self.window, max(moments)
         except OverflowError as error:  # a moment near year 1: no window fits before it
             raise EvaluationError(f"`{self.describe()}`: no window of {self.window_text} fits before "
                                   f"{reading.at.isoformat()}") from error

@@ -207,7 +207,7 @@ class Engine:
         counterfactuals: False skips working out what would change the decision (the costliest part).
         history: the earlier decisions history conditions read (None: such rules fail closed).
         """
-        with reading(history, self._moment(request.get("at"), now) or now) as found:
+        with reading(history, self._moment(request.get("at"), now) or now, now) as found:
             return self._decide(request, now, explain, problems, counterfactuals, found)
 
     def _decide(self, request: dict[str, Any], now: datetime, explain: bool, problems: list[str] | tuple[str, ...],
@@ -427,7 +427,7 @@ class Engine:
         at = self._moment(request.get("at"), now)
         if at is None:
             return self._default("", [], []).key
-        with reading(history, at):
+        with reading(history, at, now):
             return self._outcome(request, at, now)
 
     def _outcome(self, request: dict[str, Any], at: datetime, now: datetime) -> Outcome:

@@ -26,14 +26,15 @@ class HistoryView(Protocol):
     def total(self, action: str, measure: str, group_path: str, group_value: str, since: datetime,
               until: datetime) -> float:
         """measure "sum": the amounts (converted) of the automated and approved decisions of action decided in
-        [since, until) whose request holds group_value at group_path; "count": how many."""
+        [since, until] whose request holds group_value at group_path; "count": how many."""
         ...
 
 
 @contextmanager
-def reading(view: HistoryView | None, at: datetime) -> Iterator[HistoryReading]:
-    """History comparisons evaluated inside read view (none: they fail closed), windows ending at at."""
-    with reading_history(view.total if view is not None else None, at) as found:
+def reading(view: HistoryView | None, at: datetime, now: datetime | None = None) -> Iterator[HistoryReading]:
+    """History comparisons evaluated inside read view (none: they fail closed), windows from before the
+    earlier of at and now to the later of them."""
+    with reading_history(view.total if view is not None else None, at, now) as found:
         yield found
 
 

@@ -481,7 +481,7 @@ class DecisionLog:
                       until: datetime) -> float:
         """The sum of amounts (a decision's money.converted, else its request's amount) or the count of the
         decisions of action whose request holds group_value at group_path, made (the request's `at`, else
-        decided_at) in [since, until); only automated decisions and approved escalations count.
+        decided_at) in [since, until]; only automated decisions and approved escalations count.
 
         SQLite selects the rows (by action, outcome, group and time, through its JSON functions); only the
         escalations among them are parsed, to replay their resolutions."""
@@ -627,7 +627,7 @@ _HISTORY_ROWS = """
                                   ELSE at END) END END AS moment
     FROM entries
     WHERE kind = 'decision' AND action = ?3 AND outcome IN ('automate', 'escalate')
-      AND moment >= julianday(?4) AND moment < julianday(?5)
+      AND moment >= julianday(?4) AND moment <= julianday(?5)
 """
 
 
@@ -682,7 +682,7 @@ def _in_window(decision: Mapping[str, Any], request: Mapping[str, Any], since: d
     if moment is None:
         return False
     moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # as julianday reads it
-    return since <= moment < until
+    return since <= moment <= until
 
 
 def _amount(decision: Mapping[str, Any], request: Mapping[str, Any]) -> float:

@@ -30,7 +30,7 @@ from aios_policy.engine.people import canonical_id, person_of
 from aios_policy.errors import AiosError
 from aios_policy.guide.ask import ask as answer
 from aios_policy.guide.explain import explain_action
-from aios_policy.record.log import DecisionLog, LogError
+from aios_policy.record.log import DecisionLog, LogError, LogHistory
 from aios_policy.words.decision import one_line
 
 from .identity import Identity, ServedRequest, acting_as, identity_problem
@@ -100,7 +100,9 @@ class McpService:
         problems = request_problems(request, loaded.constitution.compiled)
         if problems:
             raise ToolError(refusal(problems))
-        decision = loaded.constitution.decide_dict(request, datetime.now(UTC), explain)
+        writer = self.log
+        history = LogHistory(lambda *key: writer.call(lambda log: log.history_total(*key))) if writer else None
+        decision = loaded.constitution.decide_dict(request, datetime.now(UTC), explain, history=history)
         if self.log is not None:
             self.log.append_waiting(decision, request)
         return decision
