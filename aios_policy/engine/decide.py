@@ -519,6 +519,8 @@ class Engine:
             reason = verdict.deciding.reason
         else:
             reason = ""
-        return summary(action, decision, reason, verdict.deciding.id if verdict.deciding else None,
+        contributing = ([r.id for r in verdict.matched if r.outcome == "escalate"] if decision == "escalate"
+                        and verdict.deciding is not None else [verdict.deciding.id] if verdict.deciding else [])
+        return summary(action, decision, reason, contributing,
                        self._outcome_text(verdict.key).removeprefix("escalate to ") if decision == "escalate" else "",
                        [m["field"] for m in missing])

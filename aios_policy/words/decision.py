@@ -40,12 +40,14 @@ def _escaped(character: str) -> str:
     return character.encode("unicode_escape").decode("ascii")
 
 
-def summary(action: str, decision: str, reason: str, rule: str | None, escalated_to: str = "",
+def summary(action: str, decision: str, reason: str, rules: Sequence[str], escalated_to: str = "",
             missing: Sequence[str] = ()) -> str:
-    """`refund.issue: escalated to the Operations Manager (rule `x`): Refunds above ... .`"""
+    """`refund.issue: escalated to the Operations Manager (rule `x`): Refunds above ... .`; with several
+    contributing rules, `(rules `x`, `y`)` and the first one's reason."""
     if decision == "needs_info":
         return f"{action}: needs {', '.join(f'`{m}`' for m in missing)} before it can be decided."
-    by = f" (rule `{rule}`)" if rule else ""
+    by = (f" (rule `{rules[0]}`)" if len(rules) == 1 else
+          f" (rules {', '.join(f'`{r}`' for r in rules)})" if rules else "")
     done = f"escalated to {escalated_to}" if decision == "escalate" else PAST[decision]
     return f"{action}: {done}{by}: {reason.rstrip('.')}."
 
@@ -77,7 +79,10 @@ def decision_text(decision: dict[str, Any]) -> str:
             name = f" ({stage['name']})" if stage.get("name") else ""
             need = f"{stage['approvals']} of " if stage["approvals"] > 1 else ""
             people = "; ".join(_approver(a) for a in stage["approvers"])
-            lines.append(f"  stage {number}{name}: {stage['role']}: {need}{people}")
+            kind = {"sign": " signs", "advise": " is advised (not waited for)",
+                    "notify": " is notified (not waited for)"}.get(stage.get("kind", "approve"), "")
+            own = f", within {stage['sla']}" if stage.get("sla") and stage.get("sla") != escalation.get("sla") else ""
+            lines.append(f"  stage {number}{name}: {stage['role']}{kind}: {need}{people}{own}")
         needed = escalation.get("require", {}).get("required", [])
         if needed:
             lines.append(f"  attach: {', '.join(needed)}")
