@@ -227,8 +227,10 @@ def test_a_session_pinned_to_a_person_is_that_person_and_resolves_only_as_them(
         decision_id = json.loads(decided[0].content[0].text)["id"]
         as_other = await session.call_tool("resolve_escalation", {"decision_id": decision_id, "outcome": "approve",
                                                                   "note": "fine", "by": "fiona"})
-        resolved = await session.call_tool("resolve_escalation", {"decision_id": decision_id, "outcome": "approve",
-                                                                  "note": "fine"})
+        # the $60k payment waits on operations first (both tiers apply): the owner, named at the second stage,
+        # may already deny it, as herself
+        resolved = await session.call_tool("resolve_escalation", {"decision_id": decision_id, "outcome": "deny",
+                                                                  "note": "not this quarter"})
         return {"decided": decided, "as_other": as_other, "resolved": resolved}
 
     seen = session_with(["-c", str(company / "constitution"), "--log", str(log), "--actor", "OLIVIA"], body,
@@ -242,7 +244,7 @@ def test_a_session_pinned_to_a_person_is_that_person_and_resolves_only_as_them(
     first = json.loads(seen["decided"][0].content[0].text)
     assert seen["as_other"].is_error and "cannot resolve as `fiona`" in seen["as_other"].content[0].text
     resolved = json.loads(seen["resolved"].content[0].text)
-    assert resolved["by"] == "olivia"
+    assert resolved["by"] == "olivia" and resolved["status"] == "denied"
     with DecisionLog(log) as decision_log:
         assert decision_log.get(first["id"]).actor == "olivia"
 

@@ -40,6 +40,8 @@ def reading(view: HistoryView | None, at: datetime, now: datetime | None = None)
 
 def figures(found: HistoryReading, rules: Iterable[Rule]) -> list[dict[str, Any]]:
     """The figures the rules' history comparisons worked out, rule by rule, in the order written."""
+    if not found.figures:
+        return []  # nearly every decision: no rule read history
     named: list[dict[str, Any]] = []
     for rule in rules:
         for comparison in history_comparisons(rule.condition):
