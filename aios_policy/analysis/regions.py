@@ -25,6 +25,7 @@ from aios_policy.constitution.model import CompiledConstitution, Rule
 from aios_policy.constitution.space import OTHER_TEXT, Dimension, dimension, dimensions
 from aios_policy.constitution.values import MISSING, with_field
 from aios_policy.engine.decide import Engine
+from aios_policy.engine.history import NONE_EARLIER
 from aios_policy.engine.outcome import Outcome, risk
 from aios_policy.engine.request import request_problems
 from aios_policy.words.numbers import interval_text, value_text
@@ -214,7 +215,7 @@ def outcome(engine: Engine, request: dict[str, Any], now: datetime) -> Outcome:
     """What `aios decide` would answer, in outcome terms: a malformed request is escalated as the API does."""
     if request_problems(request, engine.constitution):
         return engine.outcome({"action": None}, now)
-    return engine.outcome(request, now)
+    return engine.outcome(request, now, NONE_EARLIER)  # a region speaks for a request with nothing before it
 
 
 def _boxes(cells: list[tuple[int, ...]], width: int) -> list[tuple[frozenset[int], ...]]:

@@ -14,6 +14,8 @@ from typing import Any
 from aios_policy.constitution.dates import parse_moment
 from aios_policy.constitution.model import RelativeApprover, Scenario
 from aios_policy.engine.facade import Constitution
+from aios_policy.engine.history import NONE_EARLIER
+from aios_policy.record.log import LogHistory
 
 
 @dataclass(frozen=True)
@@ -187,12 +189,15 @@ def _same_number(expected: Any, actual: Any) -> bool:
 
 
 def run(constitution: Constitution) -> list[Outcome]:
-    """Every scenario decided at its own request time."""
+    """Every scenario decided at its own request time, in the order written: a history condition sees the
+    scenarios decided before it (the automated ones count), as the decision log would hold them."""
     outcomes = []
     tz = constitution.compiled.manifest.timezone
+    history = LogHistory(NONE_EARLIER.total)
     for scenario in constitution.compiled.scenarios:
         now = parse_moment(scenario.request.get("at", ""), tz) or datetime.now(UTC)
-        decision = constitution.decide_dict(scenario.request, now)
+        decision = constitution.decide_dict(scenario.request, now, history=history)
+        history.add(decision, scenario.request)
         outcomes.append(Outcome(scenario, decision, compare(scenario.expect, decision)))
     return outcomes
 

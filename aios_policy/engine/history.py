@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from aios_policy.constitution.conditions import HistoryReading, history_comparisons, reading_history
 from aios_policy.constitution.model import Rule
 
-__all__ = ["HistoryView", "figures", "reading"]
+__all__ = ["NONE_EARLIER", "HistoryView", "NoEarlierDecisions", "figures", "reading"]
 
 
 class HistoryView(Protocol):
@@ -28,6 +28,18 @@ class HistoryView(Protocol):
         """measure "sum": the amounts (converted) of the automated and approved decisions of action decided in
         [since, until] whose request holds group_value at group_path; "count": how many."""
         ...
+
+
+class NoEarlierDecisions:
+    """A history in which nothing was decided before: what the analysis, explain and ask assume (a history
+    condition then judges the request on its own), and where scenarios start before adding their own."""
+
+    def total(self, action: str, measure: str, group_path: str, group_value: str, since: datetime,
+              until: datetime) -> float:
+        return 0.0
+
+
+NONE_EARLIER = NoEarlierDecisions()
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from rapidfuzz import fuzz
 
 from aios_policy.constitution.model import CompiledConstitution
 from aios_policy.engine.facade import Constitution
+from aios_policy.engine.history import NONE_EARLIER
 from aios_policy.words.numbers import value_text
 
 from .explain import explain_sop
@@ -217,7 +218,7 @@ def _request(action: str, by_agent: bool, facts: Facts, now: datetime) -> dict[s
 
 
 def _gate(constitution: Constitution, action: str, by_agent: bool, facts: Facts, now: datetime) -> dict[str, Any]:
-    decision = constitution.decide_dict(_request(action, by_agent, facts, now), now)
+    decision = constitution.decide_dict(_request(action, by_agent, facts, now), now, history=NONE_EARLIER)
     stages = (decision.get("escalation") or {}).get("stages", [])
     unknown = list(dict.fromkeys(f"{'' if o['when'].startswith('if ') else 'if '}{o['when']}: {o['decision']}"
                                  for m in decision["missing"] for o in m["outcomes"]))

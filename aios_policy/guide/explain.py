@@ -16,6 +16,7 @@ from aios_policy.analysis.regions import Area, partition
 from aios_policy.constitution.model import CompiledConstitution, Sop
 from aios_policy.diagnostics import did_you_mean
 from aios_policy.engine.facade import Constitution
+from aios_policy.engine.history import NONE_EARLIER
 from aios_policy.engine.outcome import DECISION_RANK
 from aios_policy.errors import AiosError
 from aios_policy.words.outcome import PAST, approver_text
@@ -138,7 +139,7 @@ def explain_action(constitution: Constitution, action: str, now: datetime) -> Ac
                            did_you_mean(action, compiled.rules_by_action) or "run `aios explain --list`")
     rows = []
     for area in partition(constitution.engine, action, now):
-        decision = constitution.decide_dict(area.example, now, counterfactuals=False)
+        decision = constitution.decide_dict(area.example, now, counterfactuals=False, history=NONE_EARLIER)
         rules = [r["rule"] for r in decision["reasons"] if r["rule"] not in ("routing", "error")
                  and (r["outcome"] == area.key[0] or r["rule"] in ("default", "confidence"))]
         stages = []
