@@ -42,6 +42,8 @@ def canonical_id(text: str) -> str:
     again (casefold can undo it). `DAVID.OKAFOR`, ` david.okafor ` and its full-width form are all
     `david.okafor`. org.json's own ids follow `^[a-z][a-z0-9_.-]*$` (schemas/org.schema.json), a form this
     leaves unchanged, so they are looked up as written and shown as written."""
+    if text.isascii():
+        return text.lower().strip()  # the same answer for plain ids, without the Unicode walk
     text = unicodedata.normalize("NFKC", text)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return unicodedata.normalize("NFKC", text.casefold()).strip()

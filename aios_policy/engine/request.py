@@ -42,7 +42,9 @@ def _odd_value(value: Any, depth: int, pointer: str = "") -> str | None:
     """What JSON Schema cannot see, at the first place it occurs: a value that is not plain JSON (dict
     with text keys, list, text, bool, None, a finite number within bounds), deep nesting, broken text."""
     kind = type(value)
-    where = one_line(pointer, 200) if pointer else "/"  # a key may hold anything
+    if kind is str and value.isascii() and depth <= MAX_JSON_DEPTH:
+        return None  # the common case, and nothing to find in it: no pointer worked out
+    where = _Where(pointer)
     if depth > MAX_JSON_DEPTH:
         return f"{where}: the request is nested more than {MAX_JSON_DEPTH} levels deep"
     if kind is str:
@@ -75,6 +77,16 @@ def _odd_value(value: Any, depth: int, pointer: str = "") -> str | None:
         return None
     return (f"{where}: a value of type `{one_line(kind.__name__)}` is not JSON; send a plain dict, list, "
             "str, int, float, bool or None")
+
+
+class _Where:
+    """Where a problem is, as a JSON pointer on one line, worked out only when a message shows it."""
+
+    def __init__(self, pointer: str) -> None:
+        self.pointer = pointer
+
+    def __str__(self) -> str:
+        return one_line(self.pointer, 200) if self.pointer else "/"  # a key may hold anything
 
 
 def _digits(value: int) -> str:
