@@ -59,7 +59,7 @@ def test_a_wheel_carries_the_schemas_templates_and_type_marker(tmp_path: Path) -
     skipped = (".venv", ".git", "*.egg-info", "build", "__pycache__", ".aios", ".mypy_cache", ".ruff_cache",
                ".pytest_cache")
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*skipped))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
                     str(tmp_path / "dist"), str(source)], check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("aios_policy-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import EXAMPLE, committed, git, run_aios
+from conftest import EXAMPLE, committed, git, invoke
 
 from aios_policy import Constitution
 
@@ -26,7 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def generate(constitution: Path, out: Path, *extra: str) -> str:
-    done = run_aios("handbook", "--constitution", str(constitution), "--out", str(out), "--now", NOW, *extra)
+    done = invoke("handbook", "--constitution", str(constitution), "--out", str(out), "--now", NOW, *extra)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -355,20 +355,20 @@ def test_a_second_run_replaces_pages_and_drops_removed_ones(tmp_path: Path) -> N
 
 
 def test_mistakes_give_one_line_and_an_exit_code(tmp_path: Path) -> None:
-    missing = run_aios("handbook", "--constitution", str(EXAMPLE))
+    missing = invoke("handbook", "--constitution", str(EXAMPLE))
     assert missing.returncode == 2 and "--out" in missing.stderr
     a_file = tmp_path / "file"
     a_file.write_text("")
-    done = run_aios("handbook", "--constitution", str(EXAMPLE), "--out", str(a_file))
+    done = invoke("handbook", "--constitution", str(EXAMPLE), "--out", str(a_file))
     assert done.returncode == 2
     assert done.stderr.startswith("aios: error: `") and "is a file, not a folder" in done.stderr
     assert "Traceback" not in done.stderr
     broken = tmp_path / "broken"
     shutil.copytree(EXAMPLE, broken)
     (broken / "org.json").write_text("{")
-    done = run_aios("handbook", "--constitution", str(broken), "--out", str(tmp_path / "site"))
+    done = invoke("handbook", "--constitution", str(broken), "--out", str(tmp_path / "site"))
     assert done.returncode == 1 and not (tmp_path / "site").exists()
-    bad_date = run_aios("handbook", "--constitution", str(EXAMPLE), "--out", str(tmp_path / "x"), "--now", "soon")
+    bad_date = invoke("handbook", "--constitution", str(EXAMPLE), "--out", str(tmp_path / "x"), "--now", "soon")
     assert bad_date.returncode == 2 and "--now" in bad_date.stderr
 
 
