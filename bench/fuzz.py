@@ -42,7 +42,7 @@ NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
 class Hang(Exception):
-    pass
+    """One case ran past the time limit of a case."""
 
 
 def _alarm(signum: int, frame: Any) -> None:

@@ -54,8 +54,9 @@ def junk_key(rng: random.Random) -> str:
 
 
 def junk_except(rng: random.Random, unwanted: Callable[[Any], bool]) -> Any:
-    while unwanted(value := junk(rng)):
-        pass
+    value = junk(rng)
+    while unwanted(value):
+        value = junk(rng)
     return value
 
 

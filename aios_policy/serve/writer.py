@@ -11,6 +11,7 @@ close.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -59,13 +60,12 @@ def _running(future: Future[T]) -> Future[T]:
 
 
 def _settle(future: Future[Any], error: BaseException | None = None, result: Any = None) -> None:
-    try:
+    """Give the waiter its answer; a future settled already (cannot happen for a running one) keeps its own."""
+    with contextlib.suppress(InvalidStateError):
         if error is None:
             future.set_result(result)
         else:
             future.set_exception(error)
-    except InvalidStateError:  # already settled (cannot happen for a running future; kept safe)
-        pass
 
 
 class LogWriter:
