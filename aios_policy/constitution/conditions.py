@@ -49,7 +49,7 @@ from aios_policy.limits import (
 )
 
 from .dates import parse_duration
-from .values import MISSING, is_finite_number, is_number
+from .values import MISSING, group_key, is_finite_number, is_number
 
 ORDERING = {"lt", "lte", "gt", "gte"}
 HISTORY_OPS = ORDERING | {"eq", "ne"}
@@ -365,7 +365,7 @@ class HistoryComparison(Condition):
         if not isinstance(value, str):
             raise EvaluationError(f"`{self.describe()}` groups by `{self.group_by}`, which is {_literal(value)} "
                                   f"({_kind(value)}), not text, so its history cannot be read")
-        return value
+        return group_key(value)
 
     def _own(self, request: dict[str, Any]) -> float:
         if request.get("action") != self.action:

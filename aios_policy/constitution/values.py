@@ -8,6 +8,7 @@ and the commands.
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Any, TypeGuard
 
 MISSING: Any = object()  # a field that is absent, where None could be a value
@@ -45,3 +46,9 @@ def with_field(request: dict[str, Any], path: str, value: Any) -> dict[str, Any]
     inner = result.get(head)
     result[head] = with_field(inner if isinstance(inner, dict) else {}, rest, value)
     return result
+
+
+def group_key(text: str) -> str:
+    """The form in which a history condition compares the values it groups by: "Slack", "slack " and
+    "SLACK" are one vendor, so spelling a name differently cannot split a cumulative limit."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard, TypeVar
 
+from aios_policy.constitution.values import group_key
 from aios_policy.diagnostics import did_you_mean, one_line
 from aios_policy.errors import AiosError
 
@@ -483,14 +484,16 @@ class DecisionLog:
         decisions of action whose request holds group_value at group_path, made (the request's `at`, else
         decided_at) in [since, until]; only automated decisions and approved escalations count.
 
-        SQLite selects the rows (by action, outcome, group and time, through its JSON functions); only the
-        escalations among them are parsed, to replay their resolutions."""
+        SQLite selects the rows (by action, outcome and time, through its JSON functions), the group is
+        compared in its canonical form; only the escalations among them are parsed, to replay their resolutions."""
         if measure not in ("sum", "count"):
             raise ValueError(f"measure must be sum or count, not {measure!r}")
         if since.tzinfo is None or until.tzinfo is None:
             raise ValueError("the window of a history must carry its time zone")
-        rows = self._db.execute(_HISTORY_ROWS, ("$." + group_path, group_value, action, _utc(since),
-                                                _utc(until))).fetchall()
+        # the group compared in Python, in the one form history conditions use (SQLite folds ASCII only)
+        wanted = group_key(group_value)
+        rows = [row for row in self._db.execute(_HISTORY_ROWS, ("$." + group_path, action, _utc(since),
+                                                                _utc(until))) if group_key(row["grp"]) == wanted]
         approved = self._approved([row["decision_id"] for row in rows if row["outcome"] == "escalate"], rows)
         total = 0.0
         for row in rows:
@@ -621,13 +624,14 @@ _HISTORY_ROWS = """
                     THEN json_extract(decision, '$.money.converted') END END AS converted,
            CASE WHEN json_type(request, '$.amount') IN ('integer', 'real')
                 THEN json_extract(request, '$.amount') END AS amount,
+           CASE WHEN json_valid(request) AND json_type(request, ?1) = 'text'
+                THEN json_extract(request, ?1) END AS grp,
            CASE WHEN json_valid(request) THEN
-               CASE WHEN json_type(request, ?1) = 'text' AND json_extract(request, ?1) = ?2 THEN
-                   julianday(CASE WHEN json_type(request, '$.at') = 'text' THEN json_extract(request, '$.at')
-                                  ELSE at END) END END AS moment
+               julianday(CASE WHEN json_type(request, '$.at') = 'text' THEN json_extract(request, '$.at')
+                              ELSE at END) END AS moment
     FROM entries
-    WHERE kind = 'decision' AND action = ?3 AND outcome IN ('automate', 'escalate')
-      AND moment >= julianday(?4) AND moment <= julianday(?5)
+    WHERE kind = 'decision' AND action = ?2 AND outcome IN ('automate', 'escalate')
+      AND grp IS NOT NULL AND moment >= julianday(?3) AND moment <= julianday(?4)
 """
 
 
@@ -660,7 +664,8 @@ class LogHistory:
         if key not in self._answers:
             self._answers[key] = self._read(*key)
         unlogged = [(d, r) for d, r in self._unlogged if d.get("action") == action
-                    and _field(r, group_path) == group_value and _in_window(d, r, since, until)]
+                    and isinstance(g := _field(r, group_path), str) and group_key(g) == group_key(group_value)
+                    and _in_window(d, r, since, until)]
         if measure == "count":
             return self._answers[key] + len(unlogged)
         return self._answers[key] + sum(_amount(d, r) for d, r in unlogged)
