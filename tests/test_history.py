@@ -231,7 +231,8 @@ def test_three_orders_of_4000_to_one_vendor_in_a_week_pass_the_10k_limit_on_the_
     assert after["decision"] == "automate" and after["history"][0]["value"] == 4000.0
 
 
-@pytest.mark.parametrize("spellings", [("acme", "ACME", " Acme "), ("\uff21\uff43\uff4d\uff45", "acme", "acme  ")  # the first one full-width])
+# the second set begins with the name in full-width letters
+@pytest.mark.parametrize("spellings", [("acme", "ACME", " Acme "), ("\uff21\uff43\uff4d\uff45", "acme", "acme  ")])
 def test_spelling_a_vendor_differently_does_not_split_the_limit(company: Constitution, tmp_path: Path,
                                                                 spellings: tuple[str, str, str]) -> None:
     with DecisionLog(tmp_path / "decisions.sqlite") as log:
