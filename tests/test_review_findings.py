@@ -124,3 +124,15 @@ def test_ask_reads_a_negation_inside_a_fact(example: Constitution) -> None:
     answer = ask(example, "a client wants a refund of $800, it is not going to the original payment method", now)
     assert answer.match and answer.match["id"] == "refund-dispute"
     assert answer.facts["attributes.to_original_payment_method"] is False
+
+
+def test_when_the_only_person_left_already_approves_the_note_says_two_person_control_is_lost(
+        example: Constitution) -> None:
+    """The finance manager's own expense: his manager (the managing partner) approves the claim, and the
+    finance stage, which he cannot take, passes up to her too. The decision says so truthfully."""
+    request = {"action": "expense.reimburse", "actor": {"id": "david.okafor", "kind": "human"}, "amount": 3000,
+               "attributes": {"category": "office_supplies", "has_receipt": False, "days_since_expense": 6}}
+    decision = _decide(example, request, "2026-09-15T10:00:00-04:00")
+    notes = [r["text"] for r in decision["reasons"] if r["rule"] == "routing"]
+    assert any(note.startswith("two-person control cannot be kept") for note in notes), notes
+    assert not any("the requester holds the top role" in note for note in notes), notes

@@ -136,8 +136,14 @@ def assign(constitution: CompiledConstitution, role: str, day: date, requester: 
     if last:
         notes.append(f"nobody else can approve, so {constitution.roles[current].title} decides even while away")
         return Assignment(current, tuple(last), tuple(notes))
-    notes.append("separation of duties cannot be kept: the requester holds the top role and nobody else can approve")
-    return Assignment(current, tuple(Approver(p, None) for p in holders(constitution, current)), tuple(notes))
+    top = holders(constitution, current)
+    if any(p.id == requester for p in top):
+        notes.append("separation of duties cannot be kept: the requester holds the top role and nobody else can "
+                     "approve")
+    else:  # the top role's people approve at an earlier stage already: this stage cannot get a second person
+        notes.append(f"two-person control cannot be kept: the {constitution.roles[current].title}'s people already "
+                     "approve at an earlier stage and nobody else can, so this stage waits for its timeout")
+    return Assignment(current, tuple(Approver(p, None) for p in top), tuple(notes))
 
 
 def _requester_side(constitution: CompiledConstitution, requester: str | None, day: date) -> set[str]:
