@@ -303,9 +303,9 @@ class Engine:
         signer = stage.kind == "sign" and self.manifest.requester_may_sign
         excluded_requester = None if signer else requester
         taken = named if stage.waited_for else set()
-        if stage.approver is not None:
+        if stage.approver is not None:  # found from the requester: never the requester themself
             try:
-                return assign_relative(self.constitution, stage.approver, request, day, excluded_requester,
+                return assign_relative(self.constitution, stage.approver, request, day, requester,
                                        taken), True
             except RoutingError as error:
                 errors.append(f"stage `{stage.name or self._title(stage.who)}`: {error}")
