@@ -7,7 +7,6 @@ to print and which exit code to use.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -94,20 +93,23 @@ class Diagnostic:
         }
 
 
-# C0 controls, DEL, C1 controls, the line and paragraph separators, bidirectional marks, embeddings,
-# overrides and isolates (the "Trojan Source" characters), and lone surrogates (unprintable as UTF-8)
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+def _escape(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def one_line(text: str) -> str:
-    """text on one line and safe for a terminal: newlines, control and bidirectional characters escaped."""
-    return _UNSAFE.sub(_escape, text)
+    """text on one line and safe for a terminal: every character that does not print (newlines, C0 and C1
+    controls, line separators, bidirectional marks and overrides, zero-width characters, lone surrogates)
+    written as an escape. The one definition; `words.decision.one_line` adds a length limit."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escape(c) for c in text)
 
 
 def make(code: str, message: str, file: str, pointer: str = "", position: tuple[int, int] = (1, 1),

@@ -11,8 +11,10 @@ from typing import Any
 from aios_policy.constitution.dates import parse_moment
 from aios_policy.engine.decide import Engine
 from aios_policy.engine.facade import Constitution
-from aios_policy.engine.outcome import Outcome, risk
+from aios_policy.engine.outcome import risk
 from aios_policy.words.outcome import outcome_text
+
+from .regions import outcome
 
 EXAMPLES_PER_TRANSITION = 3
 
@@ -88,7 +90,7 @@ def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str
     for decision_id, decided_at, request in logged:
         result.total += 1
         now = parse_moment(decided_at, tz) or datetime.now(UTC)
-        old, new = _outcome(base, request, now), _outcome(head, request, now)
+        old, new = outcome(base, request, now), outcome(head, request, now)
         if old == new:
             continue
         result.changed += 1
@@ -103,9 +105,3 @@ def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str
         if new[0] == "automate" and isinstance(amount, int | float) and not isinstance(amount, bool):
             result.newly_automated += amount
     return result
-
-
-def _outcome(engine: Engine, request: Any, now: datetime) -> Outcome:
-    if not isinstance(request, dict):
-        return engine.outcome({"action": None}, now)  # what a malformed request gets: the default
-    return engine.outcome(request, now)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
+
+from aios_policy.diagnostics import one_line as escaped
 
 from .outcome import PAST
 
@@ -13,16 +14,10 @@ SHOWN_CHARACTERS = 120  # of a user's text quoted in a message
 
 
 def one_line(text: Any, limit: int = SHOWN_CHARACTERS) -> str:
-    """A user's text as a message may quote it: on one line and printable, whatever it holds. Line
-    breaks, other control characters and lone surrogates become escapes (`\\n`, `\\x00`, `\\ud800`),
-    and text longer than limit is cut with `…`."""
+    """A user's text as a message may quote it: on one line and printable, whatever it holds (see
+    `diagnostics.one_line`), and text longer than limit cut with `…`."""
     text = text if isinstance(text, str) else str(text)
-    cut = len(text) > limit
-    text = text[:limit]
-    if text.isprintable():
-        return text + ("…" if cut else "")
-    shown = "".join(c if c.isprintable() or c == " " else _escaped(c) for c in text)
-    return shown + ("…" if cut else "")
+    return escaped(text[:limit]) + ("…" if len(text) > limit else "")
 
 
 def printable(text: str) -> str:
@@ -32,12 +27,6 @@ def printable(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
-
-
-def _escaped(character: str) -> str:
-    if unicodedata.category(character) == "Cs" or ord(character) > 0xFF:
-        return f"\\u{ord(character):04x}" if ord(character) <= 0xFFFF else f"\\U{ord(character):08x}"
-    return character.encode("unicode_escape").decode("ascii")
 
 
 def summary(action: str, decision: str, reason: str, rules: Sequence[str], escalated_to: str = "",
