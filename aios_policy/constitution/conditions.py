@@ -49,7 +49,7 @@ from aios_policy.limits import (
 )
 
 from .dates import parse_duration
-from .values import MISSING, group_key, is_finite_number, is_number
+from .values import MISSING, getter, group_key, is_finite_number, is_number
 
 ORDERING = {"lt", "lte", "gt", "gte"}
 HISTORY_OPS = ORDERING | {"eq", "ne"}
@@ -565,31 +565,12 @@ def _dotted(path: str) -> str | None:
 
 def _getter(comparison: Comparison) -> Callable[[dict[str, Any]], Any]:
     """A closure reading the comparison's field; None when absent."""
-    parts = comparison._parts
-    if parts is None:
+    if comparison._parts is None:
         def search(request: dict[str, Any]) -> Any:
             value = comparison.lookup(request)
             return None if value is MISSING else value
         return search
-    if len(parts) == 1:
-        (key,) = parts
-        return lambda request: request.get(key)
-    if len(parts) == 2:
-        outer, inner = parts
-
-        def two(request: dict[str, Any]) -> Any:
-            value = request.get(outer)
-            return value.get(inner) if isinstance(value, dict) else None
-        return two
-
-    def deep(request: dict[str, Any]) -> Any:
-        value: Any = request
-        for part in parts:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(part)
-        return value
-    return deep
+    return getter(comparison.path)
 
 
 def _fast_comparison(comparison: Comparison) -> Callable[[dict[str, Any]], bool]:

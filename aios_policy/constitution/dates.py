@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aios_policy.limits import LATEST_YEAR
@@ -94,18 +96,8 @@ def add_duration(start: datetime, duration: Duration, tz: ZoneInfo, days: frozen
     def working(day: date) -> bool:
         return day.weekday() in days and day not in holidays
 
-    def next_opening(moment: datetime) -> datetime:
-        day = moment.date()
-        if working(day) and moment.time() < opens:
-            return datetime.combine(day, opens, tz)
-        for _ in range(3660):  # ten years of closed days at most
-            day += timedelta(days=1)
-            if working(day):
-                return datetime.combine(day, opens, tz)
-        return moment
-
     if not working(local.date()) or not opens <= local.time() < closes:
-        local = next_opening(local)
+        local = _next_opening(local, tz, days, opens, holidays)
     if duration.unit == "day":
         day, left = local.date(), duration.amount
         while left:
@@ -118,5 +110,67 @@ def add_duration(start: datetime, duration: Duration, tz: ZoneInfo, days: frozen
         if local + remaining <= end_of_day:
             return local + remaining
         remaining -= end_of_day - local
-        local = next_opening(end_of_day)
+        local = _next_opening(end_of_day, tz, days, opens, holidays)
     return local
+
+
+def _next_opening(moment: datetime, tz: ZoneInfo, days: frozenset[int], opens: time,
+                  holidays: frozenset[date]) -> datetime:
+    """The first opening at or after moment's day (today's, if it is still to come)."""
+    day = moment.date()
+    if day.weekday() in days and day not in holidays and moment.time() < opens:
+        return datetime.combine(day, opens, tz)
+    for _ in range(3660):  # ten years of closed days at most
+        day += timedelta(days=1)
+        if day.weekday() in days and day not in holidays:
+            return datetime.combine(day, opens, tz)
+    return moment
+
+
+class Deadlines:
+    """`add_duration` for one company's hours, with each day's search for the next opening done once.
+
+    The same answer as add_duration for every start, by the same expressions: a start outside working
+    time snaps to the next opening, so its deadline is the same for the whole closed stretch (kept by
+    day); inside working time a business-day deadline lands on a working day fixed by the day (kept),
+    and a business-hour deadline no longer than a working day either ends the same day or runs on into
+    the next opening (kept by day). Longer business-hour spans take add_duration's loop."""
+
+    _KEPT = 4096
+
+    def __init__(self, tz: ZoneInfo, days: frozenset[int], opens: time, closes: time,
+                 holidays: frozenset[date]) -> None:
+        self.tz, self.days, self.opens, self.closes, self.holidays = tz, days, opens, closes, holidays
+        self._window = datetime.combine(date(2000, 1, 3), closes) - datetime.combine(date(2000, 1, 3), opens)
+        self._kept: dict[tuple[Any, ...], Any] = {}
+
+    def due(self, start: datetime, duration: Duration) -> datetime:
+        if not duration.business:
+            return add_duration(start, duration, self.tz, self.days, self.opens, self.closes, self.holidays)
+        local = start.astimezone(self.tz)
+        day, clock = local.date(), local.time()
+        working = day.weekday() in self.days and day not in self.holidays
+        if not working or not self.opens <= clock < self.closes:  # the same deadline until the next opening
+            return self._keep(("closed", duration, day, working and clock < self.opens), lambda: add_duration(
+                local, duration, self.tz, self.days, self.opens, self.closes, self.holidays))
+        if duration.unit == "day":
+            landing = self._keep(("day", duration, day), lambda: add_duration(
+                local, duration, self.tz, self.days, self.opens, self.closes, self.holidays).date())
+            return datetime.combine(landing, clock, self.tz)
+        remaining = timedelta(hours=duration.amount) if duration.unit == "hour" else timedelta(minutes=duration.amount)
+        if remaining > self._window:
+            return add_duration(local, duration, self.tz, self.days, self.opens, self.closes, self.holidays)
+        end_of_day = datetime.combine(day, self.closes, self.tz)
+        if local + remaining <= end_of_day:
+            return local + remaining
+        opening = self._keep(("opening", day), lambda: _next_opening(end_of_day, self.tz, self.days, self.opens,
+                                                                     self.holidays))
+        return opening + (remaining - (end_of_day - local))
+
+    def _keep(self, key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
+        found = self._kept.get(key)
+        if found is None:
+            if len(self._kept) >= self._KEPT:
+                self._kept.clear()
+            found = self._kept[key] = work()
+        return found

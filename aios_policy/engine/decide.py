@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from aios_policy.constitution.conditions import EvaluationError, HistoryReading, may_hold_for_action
-from aios_policy.constitution.dates import Duration, add_duration, parse_moment
+from aios_policy.constitution.dates import Deadlines, Duration, parse_moment
 from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage, Timeout
 from aios_policy.constitution.space import DOMAINS, Interval, contains, field_values, intervals, numeric_points
 from aios_policy.constitution.values import MISSING, is_finite_number, lookup, with_field
@@ -22,7 +22,9 @@ from aios_policy.words.decision import one_line, printable, summary, would
 from aios_policy.words.numbers import interval_text, value_text
 from aios_policy.words.outcome import approver_text, outcome_text
 
+from .cells import Cells
 from .combine import combine
+from .frozen import EMPTY, FrozenDict, FrozenList, frozen
 from .history import HistoryView, reading
 from .history import figures as history_figures
 from .outcome import NEEDS_INFO, Outcome
@@ -50,6 +52,34 @@ class Verdict:
         """What the outcome is, for comparing outcomes: the decision, who approves stage by stage, how
         many approvals each stage needs, and what happens when nobody answers."""
         return Outcome.of(self.decision, self.escalation)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a verdict comes to, before people and deadlines: the same for every request of one cell."""
+
+    verdict: Verdict
+    at: datetime  # the moment the verdict was judged at (the request's, or now when that was stricter)
+    decision: str
+    missing: list[dict[str, Any]]
+    reasons: list[dict[str, Any]]
+    obligations: list[dict[str, Any]]
+    errors: list[str]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Routing:
+    """An answer's escalation routed to people for one requester on one day, its deadline not yet set."""
+
+    stages: list[dict[str, Any]]
+    due_at: int | None  # the stage whose clock starts at the decision
+    sla: Duration | None  # that stage's SLA
+    first: int  # the first stage that approves or signs (the escalation's role, SLA and due are its own)
+    require: dict[str, Any]
+    reasons: list[dict[str, Any]]  # the answer's, with the routing's errors and notes
+    errors: list[str]
+    notes: int  # how many of the reasons, at the end, are routing notes
 
 
 class Engine:
@@ -80,6 +110,12 @@ class Engine:
                                  for path in {c.path for c in self.comparisons[action]}}
                         for action, rules in self.rules.items()}
         self._combinations: dict[tuple[str, ...], Escalation] = {}
+        hours = self.manifest.business_hours
+        self.deadlines = Deadlines(self.manifest.timezone, hours.days, hours.start, hours.end, self.manifest.holidays)
+        provenance = constitution.provenance
+        self.stamp = frozen({"name": self.manifest.name, "commit": provenance.commit, "ref": provenance.ref,
+                             "dirty": provenance.dirty})
+        self.cells = Cells(self)
         default = self.manifest.default_escalation
         self.owner_escalation = {
             policy.id: Escalation((Stage(policy.owner, 1, "confidence review"),), default.require, default.sla,
@@ -206,7 +242,22 @@ class Engine:
         problems: why the request is malformed, found at the edge; such a request is escalated.
         counterfactuals: False skips working out what would change the decision (the costliest part).
         history: the earlier decisions history conditions read (None: such rules fail closed).
+
+        A request is placed in its cell of the action's input space (`cells.py`) and decided from what
+        that cell's first request worked out; what the cells cannot place is decided rule by rule.
+        The lists and dicts of the decision are shared with the engine's caches: read-only (frozen.py).
         """
+        if not explain and not problems:
+            found = self.cells.decide(request, now, counterfactuals)
+            if found is not None:
+                return found
+        return self.decide_by_rules(request, now, explain, problems, counterfactuals, history)
+
+    def decide_by_rules(self, request: dict[str, Any], now: datetime, explain: bool = False,
+                        problems: list[str] | tuple[str, ...] = (), counterfactuals: bool = True,
+                        history: HistoryView | None = None) -> dict[str, Any]:
+        """`decide` evaluating every rule for this request alone: the oracle the cells are tested against,
+        and the path of whatever they cannot place."""
         with reading(history, self._moment(request.get("at"), now) or now, now) as found:
             return self._decide(request, now, explain, problems, counterfactuals, found)
 
@@ -226,31 +277,82 @@ class Engine:
             verdict, at = self._judged(request, at, now)
         action = request.get("action")
         figures = history_figures(found, self.rules.get(action, ()) if isinstance(action, str) else ())
+        answer = self.answer(request, at, verdict)
+        routing = self.routing(answer, request, now) if answer.decision == "escalate" else None
+        decision = self.assemble(answer, routing, request, now, money, figures)
+        if counterfactuals and not answer.missing and not problems:
+            decision["counterfactuals"] = self.counterfactuals(answer, request)
+        if explain:
+            decision["trace"] = self._trace(request, at)
+        return decision
+
+    def answer(self, request: dict[str, Any], at: datetime, verdict: Verdict) -> Answer:
+        """What the verdict comes to for a request, before people and deadlines: the decision, what is
+        missing, the reasons, obligations and summary. The same for every request of one cell."""
         missing = self._needed(request, at, verdict) if verdict.missing else []
         decision = "needs_info" if missing else verdict.decision
-        escalation, routing = self._escalation(verdict, request, now) if decision == "escalate" else (None, [])
+        return Answer(verdict, at, decision, frozen(missing), frozen(self._reasons(verdict, verdict.errors)),
+                      frozen(self._obligations(verdict) if decision != "needs_info" else []),
+                      frozen(list(verdict.errors)), self._summary(decision, verdict, missing, request))
+
+    def counterfactuals(self, answer: Answer, request: dict[str, Any]) -> list[str]:
+        return frozen(self._counterfactuals(request, answer.at, answer.verdict))
+
+    def routing(self, answer: Answer, request: dict[str, Any], now: datetime) -> Routing:
+        """Who takes each stage of the answer's escalation for this requester on now's day, with the
+        reasons and errors the routing adds; the stages without their deadline (`assemble` sets it)."""
+        verdict = answer.verdict
+        errors = list(verdict.errors)
+        stages, due_at, notes = self._escalation(verdict, request, now, errors)
+        reasons = self._reasons(verdict, errors) + [{"policy": None, "rule": "routing", "outcome": "escalate",
+                                                     "text": note} for note in notes]
+        first = next((i for i, s in enumerate(stages) if s["kind"] in ("approve", "sign")), 0)
+        assert verdict.escalation is not None  # every escalate verdict carries the escalation it routes to
+        sla = verdict.escalation.stages[due_at].sla if due_at is not None else None
+        return Routing(frozen(stages), due_at, sla, first, frozen(verdict.escalation.require), frozen(reasons),
+                       frozen(errors), len(notes))
+
+    def assemble(self, answer: Answer, routing: Routing | None, request: dict[str, Any], now: datetime,
+                 money: dict[str, Any] | None, figures: list[dict[str, Any]]) -> dict[str, Any]:
+        """The decision, its counterfactuals left empty: the answer, with the routing's people and the
+        deadline counted from now (or, when no date can hold it, an error saying so)."""
+        escalation = None
+        reasons, errors = answer.reasons, answer.errors
+        if routing is not None:
+            reasons, errors = routing.reasons, routing.errors
+            stages = routing.stages
+            due = None
+            if routing.sla is not None:
+                written: list[str] = []
+                due = self._due(now, routing.sla, written)
+                if written:  # past the last date that can be written: the approver sets one
+                    reasons = frozen([*reasons[:len(reasons) - routing.notes], *self._errors(written),
+                                      *reasons[len(reasons) - routing.notes:]])
+                    errors = frozen([*errors, *written])
+                index = routing.due_at
+                assert index is not None  # an SLA is taken from the stage that has the deadline
+                stages = FrozenList([*stages[:index], FrozenDict({**stages[index], "due": due}), *stages[index + 1:]])
+            first = stages[routing.first]
+            escalation = {"role": first["role"], "stages": stages, "require": routing.require, "sla": first["sla"],
+                          "due": first["due"], "on_timeout": first["on_timeout"]}
         return {
             "id": None,
             "decided_at": now.isoformat(),
             # echoed text is printable: a malformed request may hold lone surrogates
             "request_id": printable(request["id"]) if isinstance(request.get("id"), str) else None,
             "action": printable(request["action"]) if isinstance(request.get("action"), str) else "",
-            "decision": decision,
-            "summary": "",
+            "decision": answer.decision,
+            "summary": answer.summary,
             "escalation": escalation,
-            "missing": missing,
-            "reasons": self._reasons(verdict) + [{"policy": None, "rule": "routing", "outcome": "escalate",
-                                                  "text": note} for note in routing],
-            "counterfactuals": (self._counterfactuals(request, at, verdict)
-                                if counterfactuals and not missing and not problems else []),
-            "obligations": self._obligations(verdict) if decision != "needs_info" else [],
-            "errors": list(verdict.errors),
+            "missing": answer.missing,
+            "reasons": reasons,
+            "counterfactuals": EMPTY,
+            "obligations": answer.obligations,
+            "errors": errors,
             "money": money,
             "history": figures,
-            "constitution": {"name": self.manifest.name, "commit": self.constitution.provenance.commit,
-                             "ref": self.constitution.provenance.ref, "dirty": self.constitution.provenance.dirty},
-            **({"trace": self._trace(request, at)} if explain else {}),
-        } | {"summary": self._summary(decision, verdict, missing, request, now)}
+            "constitution": self.stamp,
+        }
 
     def _lacks_a_field(self, request: dict[str, Any]) -> bool:
         """Whether some field the action's rules read is absent (only then is tracking worth its cost)."""
@@ -262,8 +364,11 @@ class Engine:
             return now
         return parse_moment(value, self.manifest.timezone) if isinstance(value, str) else None
 
-    def _escalation(self, verdict: Verdict, request: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[str]]:
-        """The escalation with its stages resolved to people at now, and notes on any re-routing."""
+    def _escalation(self, verdict: Verdict, request: dict[str, Any], now: datetime,
+                    errors: list[str]) -> tuple[list[dict[str, Any]], int | None, list[str]]:
+        """The escalation's stages resolved to people on now's day (their deadlines not yet set), the
+        index of the stage whose clock starts now (None: no waited-for stage has an SLA), and notes on any
+        re-routing; what cannot be routed is added to errors."""
         escalation = verdict.escalation
         assert escalation is not None  # every escalate verdict carries the escalation it routes to
         actor = a if isinstance(a := request.get("actor"), dict) else {}
@@ -273,9 +378,12 @@ class Engine:
         stages: list[dict[str, Any]] = []
         notes: list[str] = []
         named: set[str] = set()  # one person approves at one stage only, or two-person control is lost
-        waiting = True  # the first stage that is waited for starts its clock now; the others when they open
+        # the first stage that is waited for starts its clock now; the others when they open
+        due_at = next((i for i, s in enumerate(escalation.stages) if s.waited_for), None)
+        if due_at is not None and escalation.stages[due_at].sla is None:
+            due_at = None
         for stage in escalation.stages:
-            assignment, found = self._assignment(stage, request, day, requester, named, verdict.errors)
+            assignment, found = self._assignment(stage, request, day, requester, named, errors)
             if stage.waited_for and found:  # a fallback stands in for nobody: it takes no one from later stages
                 named.update(a.person.id for a in assignment.approvers)
             notes.extend(assignment.notes)
@@ -283,17 +391,13 @@ class Engine:
             needed = max(stage.approvals, people if stage.quorum == "all" else
                          people // 2 + 1 if stage.quorum == "majority" else 0) if stage.waited_for else 0
             timeout = stage.on_timeout or escalation.on_timeout
-            due = self._due(now, stage.sla, verdict.errors) if stage.sla and stage.waited_for and waiting else None
-            waiting = waiting and not stage.waited_for
             stages.append({"name": stage.name, "phase": stage.phase, "kind": stage.kind, "role": assignment.role,
                            "approver": ({"relation": stage.approver.relation, "of": stage.approver.of}
                                         if stage.approver else None),
                            "approvals": needed, "approvers": [a.to_json() for a in assignment.approvers],
-                           "sla": stage.sla.text if stage.sla else None, "due": due,
+                           "sla": stage.sla.text if stage.sla else None, "due": None,
                            "on_timeout": self._timeout(timeout, assignment.role), "rules": list(stage.rules)})
-        first = next((s for s in stages if s["kind"] in ("approve", "sign")), stages[0])
-        return {"role": first["role"], "stages": stages, "require": escalation.require, "sla": first["sla"],
-                "due": first["due"], "on_timeout": first["on_timeout"]}, list(dict.fromkeys(notes))
+        return stages, due_at, list(dict.fromkeys(notes))
 
     def _assignment(self, stage: Stage, request: dict[str, Any], day: date, requester: str | None,
                     named: set[str], errors: list[str]) -> tuple[Assignment, bool]:
@@ -325,16 +429,14 @@ class Engine:
     def _due(self, now: datetime, sla: Duration, errors: list[str]) -> str | None:
         """When the SLA runs out; None, with the reason added to errors, when no date can hold that moment
         (near the year 9999). The decision stays the escalation it is: a person sets the deadline."""
-        hours = self.manifest.business_hours
         try:
-            return add_duration(now, sla, self.manifest.timezone, hours.days, hours.start, hours.end,
-                                self.manifest.holidays).isoformat()
+            return self.deadlines.due(now, sla).isoformat()
         except (OverflowError, ValueError):  # a date past year 9999 (or before year 1) cannot be made
             errors.append(f"the deadline {sla.text} after {now.isoformat()} is past the last date "
                           "that can be written, so the escalation has no due time; the approver sets one")
             return None
 
-    def _reasons(self, verdict: Verdict) -> list[dict[str, Any]]:
+    def _reasons(self, verdict: Verdict, errors: list[str]) -> list[dict[str, Any]]:
         ordered = ([verdict.deciding] if verdict.deciding else []) + [r for r in verdict.matched
                                                                        if r is not verdict.deciding]
         reasons: list[dict[str, Any]] = [{"policy": r.policy, "rule": r.id, "outcome": r.outcome, "text": r.reason}
@@ -342,8 +444,12 @@ class Engine:
         if verdict.safeguard:
             name, policy, text = verdict.safeguard
             reasons.insert(0, {"policy": policy, "rule": name, "outcome": "escalate", "text": text})
-        reasons.extend({"policy": None, "rule": "error", "outcome": "escalate", "text": e} for e in verdict.errors)
+        reasons.extend(self._errors(errors))
         return reasons
+
+    @staticmethod
+    def _errors(errors: list[str]) -> list[dict[str, Any]]:
+        return [{"policy": None, "rule": "error", "outcome": "escalate", "text": e} for e in errors]
 
     def _obligations(self, verdict: Verdict) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -510,8 +616,8 @@ class Engine:
         found = self.constitution.roles.get(role)
         return found.title if found else approver_text(role)
 
-    def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]], request: dict[str, Any],
-                 now: datetime) -> str:
+    def _summary(self, decision: str, verdict: Verdict, missing: list[dict[str, Any]],
+                 request: dict[str, Any]) -> str:
         action = printable(a) if isinstance(a := request.get("action"), str) else "the request"
         if verdict.safeguard:
             reason = verdict.safeguard[2]
