@@ -4,8 +4,8 @@ The cut is the analysis's (`constitution/space.py`): every simple field the acti
 split at each number they mention (one bisect finds the stretch a value falls in), each text they name
 (one set lookup: that text, or any other), each flag; every field may be missing. Raw JMESPath, complex
 paths and regular expressions are evaluated for the request itself, each a dimension of its own whose
-value is its result. With the rules in effect at the request's moment and at now, and whether the actor
-is a person in org.json, that is the cell: every request of one cell is decided alike, so what the first
+value is its result. With the rules in effect at the request's moment and at now, whether the actor
+is a person in org.json and whether the currency is still foreign (no amount to convert), that is the cell: every request of one cell is decided alike, so what the first
 one worked out (`Engine.answer`: the verdict, reasons, obligations, summary, what is missing; and its
 counterfactuals) serves all the others, and `Engine.assemble` adds what is the request's own: its id,
 money, the people on the day (kept by requester and day) and the deadline counted from now.
@@ -175,6 +175,8 @@ class ActionCells:
             parts.append(tuple(r.in_effect(at) for r in self.dated))
             parts.append(tuple(r.in_effect(now) for r in self.dated))
         parts.append(is_person(self.engine.constitution, request.get("actor")))
+        currency = request.get("currency")  # still foreign only without an amount: a varied one is not judged
+        parts.append(currency is not None and currency != self.currency)
         return tuple(parts)
 
     def decide(self, request: dict[str, Any], now: datetime, counterfactuals: bool,
