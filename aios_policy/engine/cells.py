@@ -5,9 +5,10 @@ split at each number they mention (one bisect finds the stretch a value falls in
 (one set lookup: that text, or any other), each flag; every field may be missing. Raw JMESPath, complex
 paths and regular expressions are evaluated for the request itself, each a dimension of its own whose
 value is its result. With the rules in effect at the request's moment and at now, whether the actor
-is a person in org.json and whether the currency is still foreign (no amount to convert), that is the cell: every request of one cell is decided alike, so what the first
-one worked out (`Engine.answer`: the verdict, reasons, obligations, summary, what is missing; and its
-counterfactuals) serves all the others, and `Engine.assemble` adds what is the request's own: its id,
+is a person in org.json and whether the currency is still foreign (no amount to convert), that is the
+cell: every request of one cell is decided alike, so what the first one worked out (`Engine.answer`:
+the verdict, reasons, obligations, summary, what is missing; and its counterfactuals) serves all the
+others, and `Engine.assemble` adds what is the request's own: its id,
 money, the people on the day (kept by requester and day) and the deadline counted from now.
 
 What the cells cannot place is decided rule by rule (`Engine.decide_by_rules`, also the oracle the tests
