@@ -150,6 +150,8 @@ def test_generated_requests_are_decided_alike(name: str, chunk: int) -> None:
         counterfactuals = index % 4 == 0  # the counterfactual walk is the slow part of the oracle
         by_cells, by_rules = _both(engine, request, now, counterfactuals)
         assert by_cells == by_rules, json.dumps(request)
+        if isinstance(request, dict) and not request_problems(request, engine.constitution):
+            assert engine.outcome(request, now) == engine.outcome_by_rules(request, now), json.dumps(request)
         placed += engine.cells.decide(copy.deepcopy(request), now, False) is not None
     assert placed > GENERATED[name] // CHUNKS // 2  # most requests really are decided by their cell
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -151,11 +150,18 @@ class Deadlines:
         day, clock = local.date(), local.time()
         working = day.weekday() in self.days and day not in self.holidays
         if not working or not self.opens <= clock < self.closes:  # the same deadline until the next opening
-            return self._keep(("closed", duration, day, working and clock < self.opens), lambda: add_duration(
-                local, duration, self.tz, self.days, self.opens, self.closes, self.holidays))
+            key: tuple[Any, ...] = ("closed", duration.amount, duration.unit, day, working and clock < self.opens)
+            found = self._kept.get(key)
+            if found is None:
+                found = self._keep(key, add_duration(local, duration, self.tz, self.days, self.opens, self.closes,
+                                                     self.holidays))
+            return found
         if duration.unit == "day":
-            landing = self._keep(("day", duration, day), lambda: add_duration(
-                local, duration, self.tz, self.days, self.opens, self.closes, self.holidays).date())
+            key = ("day", duration.amount, day)
+            landing = self._kept.get(key)
+            if landing is None:
+                landing = self._keep(key, add_duration(local, duration, self.tz, self.days, self.opens, self.closes,
+                                                       self.holidays).date())
             return datetime.combine(landing, clock, self.tz)
         remaining = timedelta(hours=duration.amount) if duration.unit == "hour" else timedelta(minutes=duration.amount)
         if remaining > self._window:
@@ -163,14 +169,14 @@ class Deadlines:
         end_of_day = datetime.combine(day, self.closes, self.tz)
         if local + remaining <= end_of_day:
             return local + remaining
-        opening = self._keep(("opening", day), lambda: _next_opening(end_of_day, self.tz, self.days, self.opens,
-                                                                     self.holidays))
+        key = ("opening", day)
+        opening = self._kept.get(key)
+        if opening is None:
+            opening = self._keep(key, _next_opening(end_of_day, self.tz, self.days, self.opens, self.holidays))
         return opening + (remaining - (end_of_day - local))
 
-    def _keep(self, key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
-        found = self._kept.get(key)
-        if found is None:
-            if len(self._kept) >= self._KEPT:
-                self._kept.clear()
-            found = self._kept[key] = work()
-        return found
+    def _keep(self, key: tuple[Any, ...], value: Any) -> Any:
+        if len(self._kept) >= self._KEPT:
+            self._kept.clear()
+        self._kept[key] = value
+        return value

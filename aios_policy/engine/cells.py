@@ -27,7 +27,7 @@ import contextlib
 import math
 from bisect import bisect_left
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aios_policy.constitution.conditions import (
@@ -39,9 +39,11 @@ from aios_policy.constitution.conditions import (
 )
 from aios_policy.constitution.space import DOMAINS
 from aios_policy.constitution.values import MISSING, getter, is_number
+from aios_policy.words.decision import printable
 
 from .frozen import EMPTY
-from .people import canonical_id, is_person
+from .outcome import NEEDS_INFO, Outcome
+from .people import canonical_id
 
 if TYPE_CHECKING:
     from .decide import Answer, Engine, Routing
@@ -66,6 +68,7 @@ class Cells:
         self.engine = engine
         self._actions: dict[str, ActionCells | None] = {}
         self._moments: dict[str, datetime | None] = {}
+        self._canonical: dict[str, str] = {}
         self._day: tuple[datetime, datetime, date] | None = None
 
     def decide(self, request: dict[str, Any], now: datetime, counterfactuals: bool) -> dict[str, Any] | None:
@@ -80,6 +83,12 @@ class Cells:
             return None
         return cells.decide(request, now, counterfactuals, self)
 
+    def outcome(self, request: dict[str, Any], now: datetime) -> Outcome | None:
+        """The outcome of the request's cell, when that cell has been worked out already; else None."""
+        action = request.get("action")
+        cells = self._actions.get(action) if type(action) is str else None
+        return cells.outcome(request, now, self) if cells is not None else None
+
     def moment(self, text: Any, now: datetime) -> datetime | None:
         """The request's `at` as the engine reads it (kept by text); None when unreadable."""
         if text is None:
@@ -91,8 +100,24 @@ class Cells:
             found = self._moments[text] = self.engine._moment(text, now)
         return found
 
+    def requester(self, actor: Any) -> tuple[str | None, bool]:
+        """The actor's id in canonical form (None without one), and whether the actor is a person in
+        org.json acting as one (kept by id: the canonical form is the costly part)."""
+        if not isinstance(actor, dict):
+            return None, False
+        actor_id = actor.get("id")
+        if not isinstance(actor_id, str):
+            return None, False
+        found = self._canonical.get(actor_id)
+        if found is None:
+            if len(self._canonical) >= MAX_MOMENTS:
+                self._canonical.clear()
+            found = self._canonical[actor_id] = canonical_id(actor_id)
+        return found, actor.get("kind") == "human" and found in self.engine.constitution.people
+
     def day(self, now: datetime) -> date:
-        """now's day in the company's time zone (the bounds of the last day found are kept)."""
+        """now's day in the company's time zone (the bounds of the last day found are kept, in UTC: an
+        aware moment compares with them without asking a time zone for its offset)."""
         kept = self._day
         if kept is not None and kept[0] <= now < kept[1]:
             return kept[2]
@@ -102,7 +127,7 @@ class Cells:
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
         # kept only where both bounds are the day's own (a midnight that DST skips is not)
         if start.astimezone(zone).date() == day and (end - timedelta(microseconds=1)).astimezone(zone).date() == day:
-            self._day = (start, end, day)
+            self._day = (start.astimezone(UTC), end.astimezone(UTC), day)
         return day
 
 
@@ -110,11 +135,12 @@ class _Cell:
     """What one cell worked out: its answer, its routings by requester and day, its counterfactuals; for
     a cell whose answer echoes the request (the confidence safeguard), one such per echoed value."""
 
-    __slots__ = ("answer", "counterfactuals", "echoes", "routings")
+    __slots__ = ("answer", "counterfactuals", "echoes", "routings", "template")
 
     def __init__(self, answer: Answer | None) -> None:
         self.answer = answer
-        self.routings: dict[tuple[Any, ...], Routing] = {}
+        self.template: dict[str, Any] | None = None  # the decision of an answer that escalates to nobody
+        self.routings: dict[tuple[Any, ...], _Routed] = {}
         self.counterfactuals: list[str] | None = None
         self.echoes: dict[tuple[Any, ...], _Cell] | None = None
 
@@ -157,13 +183,10 @@ class ActionCells:
         return cls(engine, action, locators, list(opaque.values()), [getter(p) for p in paths])
 
     # placing a request ------------------------------------------------------------------------------
-    def key(self, request: dict[str, Any], at: datetime, now: datetime) -> tuple[Any, ...] | None:
-        parts: list[Any] = []
-        for locate in self.locators:
-            part = locate(request)
-            if part is FAIL:
-                return None
-            parts.append(part)
+    def key(self, request: dict[str, Any], at: datetime, now: datetime, person: bool) -> tuple[Any, ...] | None:
+        parts = [locate(request) for locate in self.locators]
+        if FAIL in parts:
+            return None
         for leaf in self.opaque:
             if isinstance(leaf, Comparison) and leaf.lookup(request) is MISSING:
                 parts.append(_ABSENT)
@@ -175,10 +198,25 @@ class ActionCells:
         if self.dated:
             parts.append(tuple(r.in_effect(at) for r in self.dated))
             parts.append(tuple(r.in_effect(now) for r in self.dated))
-        parts.append(is_person(self.engine.constitution, request.get("actor")))
         currency = request.get("currency")  # still foreign only without an amount: a varied one is not judged
         parts.append(currency is not None and currency != self.currency)
+        parts.append(person)
         return tuple(parts)
+
+    def outcome(self, request: dict[str, Any], now: datetime, cells: Cells) -> Outcome | None:
+        at = cells.moment(request.get("at"), now)
+        if at is None:
+            return None
+        currency = request.get("currency")
+        if currency is not None and currency != self.currency:
+            request, money = self.engine._in_currency(request, at)
+            if money is None and "amount" in request:
+                return None
+        key = self.key(request, at, now, cells.requester(request.get("actor"))[1])
+        cell = self.cells.get(key) if key is not None else None
+        if cell is None or cell.answer is None:
+            return None
+        return NEEDS_INFO if cell.answer.missing else cell.answer.verdict.key
 
     def decide(self, request: dict[str, Any], now: datetime, counterfactuals: bool,
                cells: Cells) -> dict[str, Any] | None:
@@ -192,7 +230,9 @@ class ActionCells:
             request, money = engine._in_currency(request, at)
             if money is None and "amount" in request:
                 return None  # no rate: the error names the currency
-        key = self.key(request, at, now)
+        actor = request.get("actor")
+        requester, person = cells.requester(actor)
+        key = self.key(request, at, now, person)
         if key is None:
             return None
         cell = self.cells.get(key)
@@ -201,8 +241,19 @@ class ActionCells:
         own = self._echo(cell, request, at, now) if cell.echoes is not None else cell
         answer = own.answer
         assert answer is not None  # an answer is worked out for every cell, before it is kept
-        routing = self._routing(own, answer, request, now, cells) if answer.decision == "escalate" else None
-        decision = engine.assemble(answer, routing, request, now, money, EMPTY)
+        if answer.decision == "escalate":
+            role = actor.get("role") if isinstance(actor, dict) else None
+            routed = self._routing(own, answer, request, now, cells,
+                                   (requester, role if isinstance(role, str) else None, cells.day(now)))
+            decision = self._filled(routed, answer, request, now, money)
+        else:
+            template = own.template
+            if template is None:
+                template = own.template = engine.assemble(answer, None, request, now, None, EMPTY)
+            decision = template.copy()
+            decision["decided_at"] = now.isoformat()
+            decision["request_id"] = _echo_id(request)
+            decision["money"] = money
         if counterfactuals and not answer.missing:
             found = cell.counterfactuals
             if found is None:
@@ -210,6 +261,26 @@ class ActionCells:
                 if not self.opaque:
                     cell.counterfactuals = found
             decision["counterfactuals"] = found
+        return decision
+
+    def _filled(self, routed: _Routed, answer: Answer, request: dict[str, Any], now: datetime,
+                money: dict[str, Any] | None) -> dict[str, Any]:
+        """The decision from the routing's template: the request's id, money, moment and deadline."""
+        routing = routed.routing
+        due = None
+        if routing.sla is not None:
+            written: list[str] = []
+            due = self.engine._due(now, routing.sla, written)
+            if written:  # no date can hold the deadline: the errors say so, as rule by rule
+                return self.engine.assemble(answer, routing, request, now, money, EMPTY)
+        template = routed.template
+        if template is None:
+            template = routed.template = self.engine.assemble(answer, routing, request, now, None, EMPTY)
+        decision = template.copy()
+        decision["decided_at"] = now.isoformat()
+        decision["request_id"] = _echo_id(request)
+        decision["escalation"] = routing.escalation(due)
+        decision["money"] = money
         return decision
 
     def _work_out(self, key: tuple[Any, ...], request: dict[str, Any], at: datetime, now: datetime) -> _Cell:
@@ -235,20 +306,31 @@ class ActionCells:
             _keep(cell.echoes, echoed, found, MAX_ROUTINGS)
         return found
 
-    def _routing(self, cell: _Cell, answer: Answer, request: dict[str, Any], now: datetime,
-                 cells: Cells) -> Routing:
-        actor = request.get("actor")
-        actor_id = actor.get("id") if isinstance(actor, dict) else None
-        role = actor.get("role") if isinstance(actor, dict) else None
-        key = (canonical_id(actor_id) if isinstance(actor_id, str) else None,
-               role if isinstance(role, str) else None, cells.day(now),
-               *(_hashable(read(request)) for read in self.relative))
-        found = cell.routings.get(key) if FAIL not in key else None
+    def _routing(self, cell: _Cell, answer: Answer, request: dict[str, Any], now: datetime, cells: Cells,
+                 who: tuple[Any, ...]) -> _Routed:
+        """The answer routed for this requester (canonical id, claimed role), day and relative approvers."""
+        key = (*who, *(_hashable(read(request)) for read in self.relative)) if self.relative else who
+        found = cell.routings.get(key)
         if found is None:
-            found = self.engine.routing(answer, request, now)
+            found = _Routed(self.engine.routing(answer, request, now))
             if FAIL not in key:
                 _keep(cell.routings, key, found, MAX_ROUTINGS)
         return found
+
+
+class _Routed:
+    """A routing, and the decision it gives before the request's own parts are filled in."""
+
+    __slots__ = ("routing", "template")
+
+    def __init__(self, routing: Routing) -> None:
+        self.routing = routing
+        self.template: dict[str, Any] | None = None
+
+
+def _echo_id(request: dict[str, Any]) -> str | None:
+    found = request.get("id")
+    return printable(found) if isinstance(found, str) else None
 
 
 def _keep(kept: dict[Any, Any], key: Any, value: Any, limit: int) -> None:

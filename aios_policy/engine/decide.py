@@ -24,7 +24,7 @@ from aios_policy.words.outcome import approver_text, outcome_text
 
 from .cells import Cells
 from .combine import combine
-from .frozen import EMPTY, FrozenDict, FrozenList, frozen
+from .frozen import EMPTY, frozen
 from .history import HistoryView, reading
 from .history import figures as history_figures
 from .outcome import NEEDS_INFO, Outcome
@@ -80,6 +80,18 @@ class Routing:
     reasons: list[dict[str, Any]]  # the answer's, with the routing's errors and notes
     errors: list[str]
     notes: int  # how many of the reasons, at the end, are routing notes
+
+    def escalation(self, due: str | None) -> dict[str, Any]:
+        """The decision's `escalation`, with the deadline set on the stage whose clock starts now (that
+        stage and the list of stages are the decision's own; what they hold is shared)."""
+        stages = self.stages
+        index = self.due_at
+        if self.sla is not None:
+            assert index is not None  # an SLA is taken from the stage that has the deadline
+            stages = [*stages[:index], {**stages[index], "due": due}, *stages[index + 1:]]
+        first = stages[self.first]
+        return {"role": first["role"], "stages": stages, "require": self.require, "sla": first["sla"],
+                "due": first["due"], "on_timeout": first["on_timeout"]}
 
 
 class Engine:
@@ -320,21 +332,13 @@ class Engine:
         reasons, errors = answer.reasons, answer.errors
         if routing is not None:
             reasons, errors = routing.reasons, routing.errors
-            stages = routing.stages
-            due = None
-            if routing.sla is not None:
-                written: list[str] = []
-                due = self._due(now, routing.sla, written)
-                if written:  # past the last date that can be written: the approver sets one
-                    reasons = frozen([*reasons[:len(reasons) - routing.notes], *self._errors(written),
-                                      *reasons[len(reasons) - routing.notes:]])
-                    errors = frozen([*errors, *written])
-                index = routing.due_at
-                assert index is not None  # an SLA is taken from the stage that has the deadline
-                stages = FrozenList([*stages[:index], FrozenDict({**stages[index], "due": due}), *stages[index + 1:]])
-            first = stages[routing.first]
-            escalation = {"role": first["role"], "stages": stages, "require": routing.require, "sla": first["sla"],
-                          "due": first["due"], "on_timeout": first["on_timeout"]}
+            written: list[str] = []
+            due = self._due(now, routing.sla, written) if routing.sla is not None else None
+            if written:  # past the last date that can be written: the approver sets one
+                reasons = frozen([*reasons[:len(reasons) - routing.notes], *self._errors(written),
+                                  *reasons[len(reasons) - routing.notes:]])
+                errors = frozen([*errors, *written])
+            escalation = routing.escalation(due)
         return {
             "id": None,
             "decided_at": now.isoformat(),
@@ -529,7 +533,13 @@ class Engine:
 
     def outcome(self, request: dict[str, Any], now: datetime, history: HistoryView | None = None) -> Outcome:
         """Only what the decision would be (and, for escalations, to which roles, stage by stage):
-        no people, deadline or words. What the behavioural diff compares, cheaply."""
+        no people, deadline or words. What the behavioural diff compares, cheaply: from the request's
+        cell when a decision has worked it out, else rule by rule."""
+        found = self.cells.outcome(request, now)
+        return found if found is not None else self.outcome_by_rules(request, now, history)
+
+    def outcome_by_rules(self, request: dict[str, Any], now: datetime, history: HistoryView | None = None) -> Outcome:
+        """`outcome` evaluating every rule for this request alone (the oracle, and the cold path)."""
         at = self._moment(request.get("at"), now)
         if at is None:
             return self._default("", [], []).key

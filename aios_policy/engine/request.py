@@ -19,9 +19,10 @@ def request_problems(request: Any, constitution: CompiledConstitution | None = N
     """Why a request does not follow request.schema.json, or claims an identity org.json denies."""
     if not isinstance(request, dict):
         return [f"the request must be a JSON object, not {type(request).__name__}"]
-    odd = _odd_value(request, 0)
-    if odd:
-        return [odd]
+    if not _plain(request, 0):
+        odd = _odd_value(request, 0)
+        if odd:
+            return [odd]
     if not fast_validator("request").is_valid(request):
         return [f"{pointer or '/'}: {message}" + (f" ({hint})" if hint else "")
                 for pointer, message, hint in check_instance("request", request)]
@@ -36,6 +37,39 @@ def request_problems(request: Any, constitution: CompiledConstitution | None = N
 # them, and Python cannot even write one out past 4,300 digits. (A bound on hostile input: it belongs in
 # aios_policy/limits.py beside MAX_JSON_DEPTH.)
 _SCALARS = (str, bool, int, float, type(None))
+
+
+def _plain(value: dict[str, Any] | list[Any], depth: int) -> bool:
+    """Whether value holds only what `_odd_value` passes at once (text keys and values in ASCII, finite
+    numbers within bounds, flags, nulls, shallow nesting): the common case, checked in one pass without
+    working out where anything is. False sends the value to `_odd_value`, which finds the place or passes."""
+    if depth >= MAX_JSON_DEPTH:
+        return False
+    children: Any
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str or not key.isascii():
+                return False
+        children = value.values()
+    else:
+        children = value
+    for child in children:
+        kind = type(child)
+        if kind is str:
+            if not child.isascii():
+                return False
+        elif kind is int:
+            if not -MAX_INTEGER - 1 <= child <= MAX_INTEGER:
+                return False
+        elif kind is float:
+            if not math.isfinite(child):
+                return False
+        elif kind is dict or kind is list:
+            if not _plain(child, depth + 1):
+                return False
+        elif kind is not bool and child is not None:
+            return False
+    return True
 
 
 def _odd_value(value: Any, depth: int, pointer: str = "") -> str | None:

@@ -22,6 +22,8 @@ def one_line(text: Any, limit: int = SHOWN_CHARACTERS) -> str:
 
 def printable(text: str) -> str:
     """Text with every lone surrogate written as an escape, so it can be printed, logged and sent as UTF-8."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
