@@ -56,7 +56,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -542,9 +542,9 @@ def contestants(constitution: Constitution) -> tuple[list[Contestant], list[str]
     return found, missing
 
 
-def verify(found: list[Contestant], requests: list[Request], now: datetime) -> str | None:
+def verify(found: list[Contestant], requests: list[Request], nows: list[datetime]) -> str | None:
     """Every contestant against the floor on every request; the first disagreement, described."""
-    for request in requests:
+    for request, now in zip(requests, nows, strict=True):
         expected = floor(request)
         for contestant in found:
             got = contestant.outcome(contestant.call(request, now))
@@ -566,22 +566,23 @@ def _collected() -> Iterator[None]:
     gc.collect()
 
 
-def measure(found: list[Contestant], requests: list[Request], now: datetime, rounds: int,
+def measure(found: list[Contestant], requests: list[Request], nows: list[datetime], rounds: int,
             interleave: bool = False, warmup: int = 500) -> dict[str, list[int]]:
     """Nanoseconds per call. Each round runs every contestant over all the requests in turn, in an order
     reversed from round to round (each engine warm, as in a loop of its own); interleave: the
     contestants take turns request by request instead (each call then starts with caches the others
-    left cold, which costs the smallest engines most)."""
+    left cold, which costs the smallest engines most). Request i is decided at nows[i]."""
     clock = time.perf_counter_ns
     samples: dict[str, list[int]] = {c.name: [] for c in found}
+    pairs = list(zip(requests, nows, strict=True))
     for contestant in found:  # warm every path before the first sample
-        for request in requests[:warmup]:
+        for request, now in pairs[:warmup]:
             contestant.call(request, now)
     for round_ in range(rounds):
         order = [(samples[c.name].append, c.call) for c in (found if round_ % 2 == 0 else found[::-1])]
         if interleave:
             with _collected():
-                for request in requests:
+                for request, now in pairs:
                     for keep, call in order:
                         started = clock()
                         call(request, now)
@@ -589,11 +590,38 @@ def measure(found: list[Contestant], requests: list[Request], now: datetime, rou
             continue
         for keep, call in order:
             with _collected():
-                for request in requests:
+                for request, now in pairs:
                     started = clock()
                     call(request, now)
                     keep(clock() - started)
     return samples
+
+
+def first_pass(rounds: int, requests: list[Request], nows: list[datetime]) -> dict[str, list[int]]:
+    """Nanoseconds per full decision on an engine that has decided nothing yet, once per round: each
+    request's cell is worked out the first time a request falls in it (what a freshly started server
+    pays), and the count of distinct cells is what this pass learns."""
+    clock = time.perf_counter_ns
+    samples: list[int] = []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as scratch:
+            constitution = Constitution.load(write_constitution(Path(scratch)))
+        decide = constitution.decide_dict
+        with _collected():
+            for request, now in zip(requests, nows, strict=True):
+                started = clock()
+                decide(request, now)
+                samples.append(clock() - started)
+    return {"aios decide_dict (full, first pass)": samples}
+
+
+def moments(count: int) -> list[datetime]:
+    """The moment each request is decided at: the real clock's kind (UTC), one every 3.7 s from a
+    Tuesday morning, so a long run crosses closing time and the next day as a server's clock would."""
+    start = parse_moment(AT, ZoneInfo(ZONE))
+    assert start is not None
+    start = start.astimezone(UTC)
+    return [start + timedelta(seconds=3.7 * index) for index in range(count)]
 
 
 def _p99(values: list[int]) -> float:
@@ -675,14 +703,13 @@ def main(argv: list[str] | None = None) -> int:
     if not options.json:
         print(f"Python {report['python']}, {report['cpus']} CPUs, load average {report['load_start']}", flush=True)
     requests = generate_requests(options.requests, options.seed)
-    now = parse_moment(AT, ZoneInfo(ZONE))
-    assert now is not None
+    nows = moments(len(requests))
     with tempfile.TemporaryDirectory() as scratch:
         constitution = Constitution.load(write_constitution(Path(scratch)))
     found, report["missing"] = contestants(constitution)
     for name in report["missing"]:
         print(f"missing peer, not measured: {name}", file=sys.stderr)
-    disagreement = verify(found, requests, now)
+    disagreement = verify(found, requests, nows)
     if disagreement:
         print(f"DISAGREEMENT: {disagreement}", file=sys.stderr)
         return 1
@@ -692,7 +719,8 @@ def main(argv: list[str] | None = None) -> int:
         report["outcomes"][decision] = report["outcomes"].get(decision, 0) + 1
     report["rules_never_matched"] = [rule for rule, count in rule_matches(requests).items() if not count]
     report["timer_overhead_us"] = timer_overhead()
-    report["timings"] = summarise(measure(found, requests, now, options.rounds, options.interleave))
+    report["timings"] = summarise({**measure(found, requests, nows, options.rounds, options.interleave),
+                                   **first_pass(options.rounds, requests, nows)})
     report["load_end"] = _load()
     print(json.dumps(report, indent=2) if options.json else render(report))
     return 0

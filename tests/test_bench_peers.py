@@ -8,7 +8,6 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -38,10 +37,8 @@ def loaded(peers: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Const
     return Constitution.load(peers.write_constitution(tmp_path_factory.mktemp("peers")))
 
 
-def _now(peers: ModuleType):
-    from aios_policy.constitution.dates import parse_moment
-
-    return parse_moment(peers.AT, ZoneInfo(peers.ZONE))
+def _now(peers: ModuleType) -> list:
+    return peers.moments(500)
 
 
 def test_the_rule_list_has_44_rules_and_every_rule_is_reached_by_the_requests(peers, requests):
@@ -101,4 +98,5 @@ def test_the_script_runs_and_names_a_missing_peer(peers, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert "missing peer, not measured: zen-engine" in err
     assert "aios Engine.outcome" in out and "hand-written if/else" in out
+    assert "aios decide_dict (full, first pass)" in out
     assert "every engine agreed with the floor on every request" in out

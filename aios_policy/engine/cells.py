@@ -83,6 +83,20 @@ class Cells:
             return None
         return cells.decide(request, now, counterfactuals, self)
 
+    def known(self, request: dict[str, Any], at: datetime, judge: Callable[[], Outcome]) -> Outcome:
+        """The outcome at `at` of a request near one being decided (the counterfactual walk), kept by its
+        cell: cells that share a neighbour judge it once. judge() works it out when it is not kept."""
+        action = request.get("action")
+        cells = self._actions.get(action) if type(action) is str else None
+        key = cells.key(request, at, at, self.requester(request.get("actor"))[1]) if cells is not None else None
+        if key is None or cells is None:
+            return judge()
+        found = cells.outcomes.get(key)
+        if found is None:
+            found = judge()
+            _keep(cells.outcomes, key, found, MAX_CELLS)
+        return found
+
     def outcome(self, request: dict[str, Any], now: datetime) -> Outcome | None:
         """The outcome of the request's cell, when that cell has been worked out already; else None."""
         action = request.get("action")
@@ -156,6 +170,7 @@ class ActionCells:
         self.dated = [r for r in rules if r.effective_from is not None or r.effective_until is not None]
         self.relative = relative  # the fields relative approvers are found from
         self.cells: dict[tuple[Any, ...], _Cell] = {}
+        self.outcomes: dict[tuple[Any, ...], Outcome] = {}  # verdicts at `at` of the counterfactual walk
         self.currency = engine.manifest.currency
 
     @classmethod
@@ -257,7 +272,7 @@ class ActionCells:
         if counterfactuals and not answer.missing:
             found = cell.counterfactuals
             if found is None:
-                found = engine.counterfactuals(answer, request)
+                found = engine.counterfactuals(answer, request, cells.known)
                 if not self.opaque:
                     cell.counterfactuals = found
             decision["counterfactuals"] = found

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from aios_policy.constitution.conditions import EvaluationError, HistoryReading, may_hold_for_action
+from aios_policy.constitution.conditions import Comparison, EvaluationError, HistoryReading, may_hold_for_action
 from aios_policy.constitution.dates import Deadlines, Duration, parse_moment
 from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule, Stage, Timeout
 from aios_policy.constitution.space import DOMAINS, Interval, contains, field_values, intervals, numeric_points
@@ -94,6 +94,36 @@ class Routing:
                 "due": first["due"], "on_timeout": first["on_timeout"]}
 
 
+def _cuts(comparisons: list[Comparison]) -> dict[str, list[Interval]]:
+    """Each simple numeric field the comparisons read, cut at every number they compare it with (one
+    pass over the comparisons), by path."""
+    by_path: dict[str, list[Comparison]] = {}
+    for comparison in comparisons:
+        if comparison.simple:
+            by_path.setdefault(comparison.path, []).append(comparison)
+    cuts = {}
+    for path in sorted(by_path):
+        points = numeric_points(by_path[path], path)
+        if points:
+            cuts[path] = intervals(points, DOMAINS.get(path))
+    return cuts
+
+
+def _readers(rules: tuple[Rule, ...], comparisons: list[Comparison]) -> dict[str, list[Rule]]:
+    """For each path the rules compare: the rules, in order, whose result can change with it (an opaque
+    rule can change with any). One pass over the rules."""
+    readers: dict[str, list[Rule]] = {path: [] for path in {c.path for c in comparisons}}
+    for rule in rules:
+        paths = readers if rule.condition.opaque else {c.path for c in rule.condition.comparisons()}
+        for path in paths:
+            readers[path].append(rule)
+    return readers
+
+
+# where the outcomes of requests near one being decided are kept: (request, at, how to judge it) -> outcome
+Known = Callable[[dict[str, Any], datetime, Callable[[], Outcome]], Outcome]
+
+
 class Engine:
     """A compiled constitution prepared for deciding many requests."""
 
@@ -107,20 +137,14 @@ class Engine:
         self.comparisons = {action: [c for rule in rules for c in rule.condition.comparisons()]
                             for action, rules in self.rules.items()}
         # for each action: the numeric fields its rules compare, and where they cut the number line
-        self.cuts = {action: {path: intervals(numeric_points(comparisons, path), DOMAINS.get(path))
-                              for path in sorted({c.path for c in comparisons if c.simple
-                                                  and numeric_points([c], c.path)})}
-                     for action, comparisons in self.comparisons.items()}
+        self.cuts = {action: _cuts(comparisons) for action, comparisons in self.comparisons.items()}
         # the fields to look for before deciding whether tracking missing fields is worth it; None when
         # a rule reads a field through a path we cannot look up directly (then we always track)
         self.paths = {action: None if any(not c.simple for c in comparisons)
                       else sorted({c.path for c in comparisons})
                       for action, comparisons in self.comparisons.items()}
         # for each action and path: the rules whose result can change with it (opaque rules always can)
-        self.readers = {action: {path: [r for r in rules if r.condition.opaque
-                                        or any(c.path == path for c in r.condition.comparisons())]
-                                 for path in {c.path for c in self.comparisons[action]}}
-                        for action, rules in self.rules.items()}
+        self.readers = {action: _readers(rules, self.comparisons[action]) for action, rules in self.rules.items()}
         self._combinations: dict[tuple[str, ...], Escalation] = {}
         hours = self.manifest.business_hours
         self.deadlines = Deadlines(self.manifest.timezone, hours.days, hours.start, hours.end, self.manifest.holidays)
@@ -307,8 +331,10 @@ class Engine:
                       frozen(self._obligations(verdict) if decision != "needs_info" else []),
                       frozen(list(verdict.errors)), self._summary(decision, verdict, missing, request))
 
-    def counterfactuals(self, answer: Answer, request: dict[str, Any]) -> list[str]:
-        return frozen(self._counterfactuals(request, answer.at, answer.verdict))
+    def counterfactuals(self, answer: Answer, request: dict[str, Any], known: Known | None = None) -> list[str]:
+        """What would change the answer; known: where the outcomes of nearby requests are kept (the cells),
+        None to judge each one rule by rule."""
+        return frozen(self._counterfactuals(request, answer.at, answer.verdict, known))
 
     def routing(self, answer: Answer, request: dict[str, Any], now: datetime) -> Routing:
         """Who takes each stage of the answer's escalation for this requester on now's day, with the
@@ -579,7 +605,8 @@ class Engine:
                 merged.append((interval, key))
         return merged
 
-    def _counterfactuals(self, request: dict[str, Any], at: datetime, verdict: Verdict) -> list[str]:
+    def _counterfactuals(self, request: dict[str, Any], at: datetime, verdict: Verdict,
+                         known: Known | None = None) -> list[str]:
         """What would change the decision: the nearest number ranges with another outcome."""
         action = request.get("action")
         if not isinstance(action, str) or action not in self.rules:
@@ -589,11 +616,11 @@ class Engine:
             sentences.append(f"would automate with confidence {self.bars[action]:g} or higher")
         numeric = [(path, cuts) for path, cuts in self.cuts[action].items() if is_finite_number(lookup(request, path))]
         for path, cuts in numeric[:3]:
-            sentences.extend(self._nearest_changes(request, at, verdict, path, cuts))
+            sentences.extend(self._nearest_changes(request, at, verdict, path, cuts, known))
         return sentences
 
     def _nearest_changes(self, request: dict[str, Any], at: datetime, verdict: Verdict, path: str,
-                         cuts: list[Interval]) -> list[str]:
+                         cuts: list[Interval], known: Known | None = None) -> list[str]:
         """Below and above the current value of path: the first range with another outcome."""
         current = lookup(request, path)
         here = next((i for i, interval in enumerate(cuts) if contains(interval, current)), None)
@@ -601,7 +628,10 @@ class Engine:
             return []
 
         def key_at(index: int) -> Outcome:
-            return self.verdict(with_field(request, path, cuts[index].example), at, base=verdict, varied=path).key
+            varied = with_field(request, path, cuts[index].example)
+            if known is not None:
+                return known(varied, at, lambda: self.verdict(varied, at, base=verdict, varied=path).key)
+            return self.verdict(varied, at, base=verdict, varied=path).key
 
         sentences = []
         for step in (-1, 1):  # walk away from the current value to the first other outcome
