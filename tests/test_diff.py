@@ -135,6 +135,21 @@ def test_lowering_a_confidence_bar_loosens_for_agents_between_the_bars(company: 
         assert region.base[:2] == ("escalate", ("ops",)) and region.head[:4] == ("automate", (), (), "")
 
 
+def test_a_bar_is_cut_even_where_a_rule_also_reads_confidence(company: Path) -> None:
+    """The bar's band is a region of its own although a rule compares confidence at another value."""
+    guard = {"id": "refund-unsure", "when": {"path": "confidence", "op": "lt", "value": 0.1},
+             "outcome": "deny", "reason": "An agent this unsure must not refund."}
+    _edit(company, "policies/refunds.json", lambda d: d["rules"].append(guard))
+    git(company, "commit", "-qam", "a rule reads confidence")
+    _set_threshold(company, "refunds.min_confidence", 0.85)
+    report = _diff(company)
+    loosened = [r for r in report.regions if r.risk == "loosened"]
+    assert loosened and {r.risk for r in report.regions} == {"loosened"}
+    assert all("confidence from 0.85 below 0.9" in r.conditions for r in loosened)
+    explained = invoke("explain", "refund.issue", "--constitution", str(company / "constitution"))
+    assert explained.returncode == 0 and "100%" not in explained.stdout and "85%" in explained.stdout
+
+
 def test_deleting_a_policy_sends_its_action_to_the_default(company: Path) -> None:
     (company / "constitution" / "policies" / "vendors.json").unlink()
     report = _diff(company)

@@ -99,6 +99,9 @@ def _nodes(condition: Any) -> list[Any]:
 def _space(base: Engine, head: Engine, action: str) -> tuple[list[Dimension], bool]:
     rules = [*base.rules.get(action, ()), *head.rules.get(action, ())]
     comparisons: list[Comparison] = [c for r in rules for c in r.condition.comparisons()]
+    # the agents' bar cuts confidence in both versions, whether or not some rule also compares it
+    bars = sorted({b for b in (base.bars.get(action), head.bars.get(action)) if b is not None})
+    comparisons += [Comparison("confidence", "gte", bar, None) for bar in bars]
     found = [d for d in dimensions(comparisons) if d.path != "action"]
     opaque = any(r.condition.opaque for r in rules)
     known = {d.path for d in found}
@@ -106,9 +109,6 @@ def _space(base: Engine, head: Engine, action: str) -> tuple[list[Dimension], bo
         found.append(dimension(path, set(_RAW_SAMPLES)))
     if "actor.kind" not in known:
         found.append(Dimension("actor.kind", ("agent", "human"), (None, None)))
-    if "confidence" not in known:
-        bars = {b for b in (base.bars.get(action), head.bars.get(action)) if b is not None}
-        found.append(dimension("confidence", bars, domain=(0, 1)))
     return found, opaque
 
 
