@@ -12,8 +12,11 @@ from conftest import ENGINE, committed, git, invoke, run_aios
 
 from aios_policy import Constitution, check
 from aios_policy.analysis.diff import DiffReport, behavioural_diff
+from aios_policy.analysis.regions import EXAMPLE_ACTOR, Region
+from aios_policy.analysis.seen import Seen, Sides
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+ORDINARY = "cleo"  # the engine fixture's person of least authority: the region example of "a person"
 
 
 @pytest.fixture
@@ -41,20 +44,24 @@ def _diff(company: Path, log: Path | None = None) -> DiffReport:
 
 
 def _assert_examples_reproduce_both_outcomes(company: Path, report: DiffReport) -> None:
-    """Every region's example, decided again by the engine, gets the region's outcome before and after."""
+    """Every region's example, decided again by the engine at its moment, gets the region's outcome
+    before and after (the roles after routing, approvals and timeout)."""
     base = Constitution(check(company / "constitution", report.base.commit))
     head = Constitution(check(company / "constitution"))
+    sides = Sides(base.compiled, head.compiled)
     for region in report.regions:
+        moment = datetime.fromisoformat(region.example["at"])
         for version, expected in ((base, region.base), (head, region.head)):
-            decision = version.decide_dict(region.example, NOW)
-            assert decision["decision"] == expected[0], (region.describe(), decision["summary"])
-            routed = any(r["rule"] == "routing" for r in decision["reasons"])  # people moved a stage up
-            roles = tuple(s["role"] for s in decision["escalation"]["stages"]) if decision["escalation"] else ()
-            assert routed or roles == expected[1], (region.describe(), decision["summary"])
-            if decision["escalation"]:
-                stages = decision["escalation"]["stages"]
-                assert tuple(s["approvals"] for s in stages) == expected[2]
-                assert decision["escalation"]["on_timeout"]["then"] == expected[3]
+            found = Seen.of(version.decide_dict(region.example, moment)).outcome
+            if version is base:
+                found = sides.renamed(Seen(found)).outcome
+            assert found == expected, (region.describe(), found)
+
+
+def _today(report: DiffReport) -> list[Region]:
+    """The regions that hold a request made now by an agent or by someone with no approving role."""
+    return [r for r in report.regions if r.example["at"] == NOW.isoformat()
+            and r.example["actor"]["id"] in (EXAMPLE_ACTOR, ORDINARY)]
 
 
 def _set_threshold(company: Path, name: str, value: float) -> None:
@@ -66,29 +73,29 @@ def test_raising_a_threshold_loosens_exactly_the_new_range(company: Path) -> Non
     report = _diff(company)
     assert [c.text for c in report.changes] == ["threshold `refunds.auto_limit` 250 → 400"]
     assert report.changes[0].owners == ("ops",)  # the refunds policy's owner reviews it
-    assert report.regions and {r.action for r in report.regions} == {"refund.issue"}
-    assert all("amount above $250 up to $400" in r.conditions for r in report.regions)
-    loosened = [r for r in report.regions if r.risk == "loosened"]
+    assert _today(report) and {r.action for r in _today(report)} == {"refund.issue"}
+    assert all("amount above $250 up to $400" in r.conditions for r in _today(report))
+    loosened = [r for r in _today(report) if r.risk == "loosened"]
     assert loosened and {(r.base[0], r.head[0]) for r in loosened} == {("escalate", "automate")}
     # an agent below the bar now meets the automate rule and goes to the policy owner, whose
     # escalation (the manifest's default) is denied when nobody answers: stricter than before
-    for region in report.regions:
+    for region in _today(report):
         if region.risk != "loosened":
-            assert region.risk == "tightened" and "actor.kind is `agent`" in region.conditions
+            assert region.risk == "tightened" and "requested by an agent" in region.conditions
             assert region.head[:4] == ("escalate", ("ops",), (1,), "deny") and region.base[3] == "escalate"
-    assert report.summary()["loosened"] == len(loosened) and report.loosens
+    assert report.loosens
 
 
 def test_lowering_a_threshold_tightens(company: Path) -> None:
     _set_threshold(company, "refunds.auto_limit", 200)
     report = _diff(company)
-    assert all("amount above $200 up to $250" in r.conditions for r in report.regions)
-    tightened = [r for r in report.regions if r.risk == "tightened"]
+    assert all("amount above $200 up to $250" in r.conditions for r in _today(report))
+    tightened = [r for r in _today(report) if r.risk == "tightened"]
     assert tightened and {(r.base[0], r.head[0]) for r in tightened} == {("automate", "escalate")}
-    for region in report.regions:  # agents below the bar: denied on timeout before, escalated now
+    for region in _today(report):  # agents below the bar: denied on timeout before, escalated now
         if region.risk != "tightened":
             assert region.risk == "loosened" and (region.base[3], region.head[3]) == ("deny", "escalate")
-    assert report.summary()["tightened"] == len(tightened)
+    assert report.summary()["tightened"] >= len(tightened)
 
 
 def test_adding_a_deny_rule_tightens_only_where_it_applies(company: Path) -> None:
@@ -97,9 +104,9 @@ def test_adding_a_deny_rule_tightens_only_where_it_applies(company: Path) -> Non
          "outcome": "deny", "reason": "Clients under a fraud review get no refunds."}))
     report = _diff(company)
     assert "rule `refund-fraud` (deny) added to policy `refunds`" in [c.text for c in report.changes]
-    assert report.regions and {r.head[:4] for r in report.regions} == {("deny", (), (), "")}
-    assert {r.risk for r in report.regions} == {"tightened"}
-    assert all("attributes.client_status is `fraud`" in r.conditions for r in report.regions)
+    assert _today(report) and {r.head[:4] for r in _today(report)} == {("deny", (), (), "")}
+    assert {r.risk for r in _today(report)} == {"tightened"}
+    assert all("attributes.client_status is `fraud`" in r.conditions for r in _today(report))
 
 
 def test_moving_an_escalation_to_a_role_of_equal_authority_re_routes(company: Path) -> None:
@@ -112,26 +119,26 @@ def test_moving_an_escalation_to_a_role_of_equal_authority_re_routes(company: Pa
           lambda d: _rule(d, "refund-medium")["escalation"].update(stages=[{"role": "controller"}]))
     report = _diff(company)
     assert "rule `refund-medium` now escalates to `controller` (was `ops`)" in [c.text for c in report.changes]
-    assert {r.risk for r in report.regions} == {"re-routed"}
-    moves = {(r.base[:2], r.head[:2]) for r in report.regions}
+    assert {r.risk for r in _today(report)} == {"re-routed"}
+    moves = {(r.base[:2], r.head[:2]) for r in _today(report)}
     assert moves == {(("escalate", ("ops",)), ("escalate", ("controller",)))}
-    assert report.summary()["rerouted"] == len(report.regions)
+    assert report.summary()["rerouted"] >= len(_today(report))
 
 
 def test_escalating_to_a_lower_role_loosens(company: Path) -> None:
     _edit(company, "policies/refunds.json",
           lambda d: _rule(d, "refund-medium")["escalation"].update(stages=[{"role": "clerk"}]))
     report = _diff(company)
-    assert report.regions and {r.risk for r in report.regions} == {"loosened"}
+    assert _today(report) and {r.risk for r in _today(report)} == {"loosened"}
 
 
 def test_lowering_a_confidence_bar_loosens_for_agents_between_the_bars(company: Path) -> None:
     _set_threshold(company, "refunds.min_confidence", 0.85)
     report = _diff(company)
     assert [c.text for c in report.changes] == ["threshold `refunds.min_confidence` 0.9 → 0.85"]
-    assert report.regions and {r.risk for r in report.regions} == {"loosened"}
-    for region in report.regions:
-        assert "confidence from 0.85 below 0.9" in region.conditions and "actor.kind is `agent`" in region.conditions
+    assert _today(report) and {r.risk for r in _today(report)} == {"loosened"}
+    for region in _today(report):
+        assert "confidence from 0.85 below 0.9" in region.conditions and "requested by an agent" in region.conditions
         assert region.base[:2] == ("escalate", ("ops",)) and region.head[:4] == ("automate", (), (), "")
 
 
@@ -154,20 +161,20 @@ def test_deleting_a_policy_sends_its_action_to_the_default(company: Path) -> Non
     (company / "constitution" / "policies" / "vendors.json").unlink()
     report = _diff(company)
     assert "policy `vendors` (Vendor payments) removed, with its 6 rule(s)" in [c.text for c in report.changes]
-    assert {r.action for r in report.regions} == {"vendor.pay"}
-    assert {r.head[:2] for r in report.regions} == {("escalate", ("owner",))}
-    denied = [r for r in report.regions if r.base[0] == "deny"]
+    assert {r.action for r in _today(report)} == {"vendor.pay"}
+    assert {r.head[:2] for r in _today(report)} == {("escalate", ("owner",))}
+    denied = [r for r in _today(report) if r.base[0] == "deny"]
     assert denied and {r.risk for r in denied} == {"loosened"}  # a deny became a mere escalation
-    assert {r.risk for r in report.regions if r.base[0] == "automate"} == {"tightened"}
+    assert {r.risk for r in _today(report) if r.base[0] == "automate"} == {"tightened"}
 
 
-def test_renaming_a_role_is_said_in_words_and_only_re_routes(company: Path) -> None:
+def test_renaming_a_role_is_said_in_words_and_changes_no_decision(company: Path) -> None:
     constitution = company / "constitution"
     for path in constitution.rglob("*.json"):
         path.write_text(path.read_text().replace('"ops"', '"operations"'))
     report = _diff(company)
     assert "role `ops` renamed to `operations`" in [c.text for c in report.changes]
-    assert report.regions and {r.risk for r in report.regions} == {"re-routed"}
+    assert not report.regions and not report.scenarios  # the same people approve the same requests
 
 
 def test_reformatting_and_rewording_change_no_decision(company: Path) -> None:
@@ -267,8 +274,8 @@ def test_dropping_the_second_approval_loosens(company: Path) -> None:
           lambda d: _rule(d, "refund-large")["escalation"]["stages"][1].update(approvals=1))
     report = _diff(company)
     assert "rule `refund-large`: number of approvals per stage changed" in [c.text for c in report.changes]
-    assert report.regions and {r.risk for r in report.regions} == {"loosened"}
-    assert {(r.base[2], r.head[2]) for r in report.regions} == {((1, 2), (1, 1))}
+    assert _today(report) and {r.risk for r in _today(report)} == {"loosened"}
+    assert {(r.base[2], r.head[2]) for r in _today(report)} == {((1, 2), (1, 1))}
 
 
 def test_approving_on_timeout_loosens(company: Path) -> None:
@@ -276,8 +283,8 @@ def test_approving_on_timeout_loosens(company: Path) -> None:
           lambda d: _rule(d, "refund-large")["escalation"].update(on_timeout={"then": "approve"}))
     report = _diff(company)
     assert "rule `refund-large` on timeout now approve (was deny)" in [c.text for c in report.changes]
-    assert report.regions and {r.risk for r in report.regions} == {"loosened"} and report.loosens
-    assert all(r.head[3] == "approve" for r in report.regions)
+    assert _today(report) and {r.risk for r in _today(report)} == {"loosened"} and report.loosens
+    assert all(r.head[3] == "approve" for r in _today(report))
 
 
 def test_reordered_steps_and_a_changed_gate_question_are_reported(company: Path) -> None:

@@ -76,6 +76,26 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _timeout(escalation: dict[str, Any]) -> str:
+    """What an escalation does when nobody answers: `escalate to `cfo``, `escalate one step up`, `deny`."""
+    timeout = escalation.get("on_timeout") or {"then": "escalate"}
+    if timeout.get("then", "escalate") != "escalate":
+        return _show(timeout["then"])
+    return f"escalate to `{timeout['role']}`" if timeout.get("role") else "escalate one step up"
+
+
+def role_renames(old: dict[str, tuple[str, str | None]], new: dict[str, tuple[str, str | None]]) -> dict[str, str]:
+    """Roles that only changed their id: each role id gone from old, mapped to the id added in new with
+    the same title (or the same description). Both maps give each role id its (title, description)."""
+    renamed: dict[str, str] = {}
+    added = sorted(set(new) - set(old))
+    for gone in sorted(set(old) - set(new)):
+        match = next((a for a in added if new[a][0] == old[gone][0] or (new[a][1] and new[a][1] == old[gone][1])), None)
+        if match and match not in renamed.values():
+            renamed[gone] = match
+    return renamed
+
+
 def _roles(escalation: dict[str, Any] | None) -> list[str]:
     return [stage["role"] for stage in (escalation or {}).get("stages", [])]
 
@@ -127,13 +147,8 @@ class _Differ:
     def roles(self) -> None:
         old, new = self.base.roles, self.head.roles
         removed, added = sorted(set(old) - set(new)), sorted(set(new) - set(old))
-        renamed: dict[str, str] = {}
-        for gone in removed:
-            match = next((a for a in added if new[a]["title"] == old[gone]["title"]
-                          or (new[a].get("description") and new[a].get("description") == old[gone].get("description"))),
-                         None)
-            if match and match not in renamed.values():
-                renamed[gone] = match
+        renamed = role_renames({r: (v["title"], v.get("description")) for r, v in old.items()},
+                               {r: (v["title"], v.get("description")) for r, v in new.items()})
         top = _top_roles(self.head)
         for gone, now in renamed.items():
             self.add("role", now, f"role `{gone}` renamed to `{now}`", top)
@@ -259,8 +274,7 @@ class _Differ:
         if a.get("sla") != b.get("sla"):
             yield f"rule `{rule}` SLA {_show(a.get('sla'))} → {_show(b.get('sla'))}"
         if a.get("on_timeout") != b.get("on_timeout"):
-            yield (f"rule `{rule}` on timeout now {_show((b.get('on_timeout') or {'then': 'escalate'})['then'])} "
-                   f"(was {_show((a.get('on_timeout') or {'then': 'escalate'})['then'])})")
+            yield f"rule `{rule}` on timeout now {_timeout(b)} (was {_timeout(a)})"
         if a.get("require") != b.get("require"):
             yield f"rule `{rule}`: the information approvers need changed"
         if [s.get("approvals", 1) for s in a.get("stages", [])] != [s.get("approvals", 1) for s in b.get("stages", [])]:

@@ -20,7 +20,7 @@ from aios_policy.errors import AiosError, InvalidConstitution
 
 from .changes import Change, file_changes
 from .impact import Replay, ScenarioChange, replay, scenario_changes
-from .regions import Region, changed_actions, regions
+from .regions import Region, changed_actions, regions, sampled
 
 FAIL_ON = ("loosening", "any-change", "never")
 
@@ -55,9 +55,15 @@ class DiffReport:
     actions_analysed: list[str]
     actions_total: int
     owners: list[dict[str, Any]]
+    sampled_actions: list[str]  # analysed actions whose space could only be sampled
 
     def count(self, risk: str) -> int:
         return sum(r.risk == risk for r in self.regions)
+
+    @property
+    def sampled(self) -> bool:
+        """Whether part of the analysis could only be sampled (so no verdict over it is certain)."""
+        return bool(self.sampled_actions)
 
     @property
     def stale_scenarios(self) -> list[ScenarioChange]:
@@ -65,17 +71,19 @@ class DiffReport:
 
     @property
     def loosens(self) -> bool:
-        return (self.count("loosened") > 0 or any(s.risk == "loosened" for s in self.scenarios)
-                or bool(self.replay and self.replay.risks["loosened"]))
+        loosening = ("loosened", "mixed")  # a mixed move loosens some part
+        return (any(self.count(r) for r in loosening) or any(s.risk in loosening for s in self.scenarios)
+                or bool(self.replay and any(self.replay.risks[r] for r in loosening)))
 
     def summary(self) -> dict[str, Any]:
         changed = sorted({r.action for r in self.regions})
         return {"loosened": self.count("loosened"), "tightened": self.count("tightened"),
-                "rerouted": self.count("re-routed"), "unchanged": self.actions_total - len(changed),
+                "mixed": self.count("mixed"), "rerouted": self.count("re-routed"),
+                "unchanged": self.actions_total - len(changed),
                 "actions_changed": changed, "file_changes": len(self.changes),
                 "scenarios_changed": len(self.scenarios), "stale_expectations": len(self.stale_scenarios),
                 "replay_changed": self.replay.changed if self.replay else None,
-                "sampled": any(r.sampled for r in self.regions), "owners": self.owners,
+                "sampled": self.sampled, "sampled_actions": self.sampled_actions, "owners": self.owners,
                 "text": self.paragraph()}
 
     def paragraph(self) -> str:
@@ -89,8 +97,8 @@ class DiffReport:
             parts.append(f"{len(self.changes)} change(s) in the files alter {len(self.regions)} region(s) of "
                          f"{len(changed)} action(s) ({', '.join(f'`{a}`' for a in changed)}): "
                          f"{self.count('loosened')} loosened, {self.count('tightened')} tightened, "
-                         f"{self.count('re-routed')} re-routed; {self.actions_total - len(changed)} action(s) "
-                         "unchanged.")
+                         f"{self.count('mixed')} mixed, {self.count('re-routed')} re-routed; "
+                         f"{self.actions_total - len(changed)} action(s) unchanged.")
         if self.scenarios:
             stale = len(self.stale_scenarios)
             parts.append(f"{len(self.scenarios)} scenario(s) decide differently"
@@ -137,10 +145,15 @@ def _load(path: str | os.PathLike[str], ref: str | None, which: str) -> Constitu
     return Constitution(result)
 
 
-def _owners(constitution: Constitution, roles: set[str]) -> list[dict[str, Any]]:
-    compiled = constitution.compiled
+def _owners(base: Constitution, head: Constitution, roles: set[str]) -> list[dict[str, Any]]:
+    """Who reviews: each role's title and people in HEAD (in BASE for a role HEAD no longer has),
+    highest authority first."""
+    def version(role: str) -> Any:
+        return head.compiled if role in head.compiled.roles or role not in base.compiled.roles else base.compiled
+
     found = []
-    for role in sorted(roles, key=lambda r: (-(compiled.roles[r].authority if r in compiled.roles else 0), r)):
+    for role in sorted(roles, key=lambda r: (-(version(r).roles[r].authority if r in version(r).roles else 0), r)):
+        compiled = version(role)
         people = [{"id": p.id, "name": p.name, "github": p.handles.get("github")}
                   for p in compiled.people.values() if role in p.roles]
         title = compiled.roles[role].title if role in compiled.roles else role
@@ -171,7 +184,11 @@ def behavioural_diff(path: str | os.PathLike[str], base_ref: str | None, head_re
         with DecisionLog(log, create=False) as opened:
             replayed = replay(base.engine, head.engine, opened.logged_requests(), str(log))
     all_actions = set(base.compiled.rules_by_action) | set(head.compiled.rules_by_action)
-    owners = _owners(head, {role for change in changes for role in change.owners})
+    scenarios = scenario_changes(base, head)
+    # the owners of what changed in the files, and every role that gains or loses approvals
+    owners = _owners(base, head, {role for change in changes for role in change.owners}
+                     | {role for region in found for role in region.work})
     return DiffReport(Side(label, base.compiled.provenance.commit, base.compiled.provenance.dirty),
                       Side(head_ref, head.compiled.provenance.commit, head.compiled.provenance.dirty),
-                      changes, scenario_changes(base, head), replayed, found, analysed, len(all_actions), owners)
+                      changes, scenarios, replayed, found, analysed, len(all_actions), owners,
+                      [a for a in analysed if sampled(base.engine, head.engine, a, now)])

@@ -15,6 +15,7 @@ from aios_policy.engine.outcome import risk
 from aios_policy.words.outcome import outcome_text
 
 from .regions import outcome
+from .seen import Seen, Sides, seen
 
 EXAMPLES_PER_TRANSITION = 3
 
@@ -29,6 +30,7 @@ class ScenarioChange:
     head: str
     risk: str
     expectation_updated: bool
+    change: str = ""  # the move in words, with titles and people
 
     @property
     def stale(self) -> bool:
@@ -36,27 +38,30 @@ class ScenarioChange:
         return not self.expectation_updated
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "file": self.file, "base": self.base, "head": self.head, "risk": self.risk,
-                "expectation_updated": self.expectation_updated}
-
-
-def _authority(engine: Engine) -> dict[str, int]:
-    return {r: role.authority for r, role in engine.constitution.roles.items()}
+        return {"id": self.id, "file": self.file, "base": self.base, "head": self.head, "change": self.change,
+                "risk": self.risk, "expectation_updated": self.expectation_updated}
 
 
 def scenario_changes(base: Constitution, head: Constitution) -> list[ScenarioChange]:
+    """The scenarios answered differently (the decision, the routed stages and their people, timeouts,
+    SLAs, what approvers must be sent), each with its risk for the scenario's requester."""
     before = {s.id: s for s in base.compiled.scenarios}
+    sides = Sides(base.compiled, head.compiled)
     found = []
     tz = head.compiled.manifest.timezone
     for scenario in head.compiled.scenarios:
         now = parse_moment(scenario.request.get("at", ""), tz) or datetime.now(UTC)
-        old, new = base.engine.outcome(scenario.request, now), head.engine.outcome(scenario.request, now)
+        old = sides.renamed(seen(base.engine, scenario.request, now))
+        new = seen(head.engine, scenario.request, now)
         if old == new:
             continue
         previous = before.get(scenario.id)
         updated = previous is None or previous.expect != scenario.expect
-        found.append(ScenarioChange(scenario.id, scenario.origin.file, outcome_text(old), outcome_text(new),
-                                    risk(old, new, _authority(base.engine), _authority(head.engine)), updated))
+        actor = a if isinstance(a := scenario.request.get("actor"), dict) else {}
+        requester = actor.get("id") if actor.get("kind") == "human" and isinstance(actor.get("id"), str) else None
+        found.append(ScenarioChange(scenario.id, scenario.origin.file, outcome_text(old.outcome),
+                                    outcome_text(new.outcome), sides.risk(old, new, requester), updated,
+                                    sides.text(old, new)))
     return found
 
 
@@ -75,7 +80,8 @@ class Replay:
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "total": self.total, "changed": self.changed,
                 "loosened": self.risks["loosened"], "tightened": self.risks["tightened"],
-                "rerouted": self.risks["re-routed"], "newly_automated_amount": round(self.newly_automated, 2),
+                "mixed": self.risks["mixed"], "rerouted": self.risks["re-routed"],
+                "newly_automated_amount": round(self.newly_automated, 2),
                 "by_action": {action: dict(sorted(counts.items()))
                               for action, counts in sorted(self.transitions.items())},
                 "examples": {action: {t: ids for t, ids in sorted(by.items())}
@@ -85,12 +91,12 @@ class Replay:
 def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str, Any]]], source: str) -> Replay:
     """Decide every logged request again, at the moment it was first decided, under both versions."""
     result = Replay(source)
-    base_authority, head_authority = _authority(base), _authority(head)
+    sides = Sides(base.constitution, head.constitution)
     tz = head.manifest.timezone
     for decision_id, decided_at, request in logged:
         result.total += 1
         now = parse_moment(decided_at, tz) or datetime.now(UTC)
-        old, new = outcome(base, request, now), outcome(head, request, now)
+        old, new = sides.renamed(Seen(outcome(base, request, now))).outcome, outcome(head, request, now)
         if old == new:
             continue
         result.changed += 1
@@ -100,7 +106,7 @@ def replay(base: Engine, head: Engine, logged: Iterable[tuple[str, str, dict[str
         kept = result.examples[action][transition]
         if len(kept) < EXAMPLES_PER_TRANSITION:
             kept.append(decision_id)
-        result.risks[risk(old, new, base_authority, head_authority)] += 1
+        result.risks[risk(old, new, sides.base_authority, sides.head_authority)] += 1
         amount = request.get("amount")
         if new[0] == "automate" and isinstance(amount, int | float) and not isinstance(amount, bool):
             result.newly_automated += amount

@@ -16,48 +16,64 @@ import math
 import random
 import re
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from aios_policy.constitution.conditions import Comparison, RawExpression
 from aios_policy.constitution.model import CompiledConstitution, Rule
 from aios_policy.constitution.space import OTHER_TEXT, Dimension, dimension, dimensions
-from aios_policy.constitution.values import MISSING, with_field
+from aios_policy.constitution.values import MISSING, is_number, lookup, with_field
 from aios_policy.engine.decide import Engine
 from aios_policy.engine.history import NONE_EARLIER
-from aios_policy.engine.outcome import Outcome, risk
+from aios_policy.engine.outcome import Outcome
 from aios_policy.engine.request import request_problems
 from aios_policy.words.numbers import interval_text, value_text
 from aios_policy.words.outcome import outcome_text
 
+from .seen import Seen, Sides, seen
+
 MAX_CELLS = 200_000
 SAMPLED_CELLS = 20_000
+MAX_MOMENTS = 24  # the calendar is cut at most this many times; beyond, the analysis says it sampled
 EXAMPLE_ACTOR = "region-example"
+REQUESTER, MOMENT = "requester", "moment"  # the two dimensions that are not request fields
+AGENT, ANYONE = "an agent", "a person with no approving role"  # requesters that are nobody in particular
 _IDENTIFIER = re.compile(r"(?<![`'\"\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?!\s*\()")
 _RAW_SAMPLES = (0, 1, 100, 1_000, 10_000, 100_000, 1_000_000)
 
 
 @dataclass(frozen=True)
 class Region:
-    """A box of requests for one action, decided one way under BASE and another under HEAD."""
+    """A box of requests for one action, answered one way under BASE and another under HEAD."""
 
     action: str
     conditions: tuple[str, ...]
     base: Outcome
     head: Outcome
-    risk: str  # loosened | tightened | re-routed
+    risk: str  # loosened | tightened | mixed | re-routed
     example: dict[str, Any]
     sampled: bool
+    change: str = ""  # the move in words, with titles and people
+    work: tuple[str, ...] = ()  # the roles that gain or lose approvals
+    space: tuple[Dimension, ...] = field(default=(), repr=False, compare=False)  # the box, exactly: the
+    box: tuple[frozenset[int], ...] = field(default=(), repr=False, compare=False)  # regions of each dimension
+
+    def holds(self, request: dict[str, Any], moment: datetime) -> bool:
+        """Whether a request of this action, decided at moment, lies in the region."""
+        if request.get("action") != self.action:
+            return False
+        return all(_place(dim, request, moment) in chosen for dim, chosen in zip(self.space, self.box, strict=True))
 
     def describe(self) -> str:
         where = " and ".join(self.conditions) if self.conditions else "any request"
-        return f"{self.action} with {where}: {outcome_text(self.base)} → {outcome_text(self.head)}"
+        return f"{self.action} with {where}: {self.change}"
 
     def to_json(self) -> dict[str, Any]:
         return {"action": self.action, "when": list(self.conditions), "description": self.describe(),
-                "base": outcome_text(self.base), "head": outcome_text(self.head), "risk": self.risk,
-                "sampled": self.sampled, "example": self.example}
+                "base": outcome_text(self.base), "head": outcome_text(self.head), "change": self.change,
+                "risk": self.risk, "roles_affected": list(self.work), "sampled": self.sampled,
+                "example": self.example}
 
 
 def _fingerprint(engine: Engine, action: str) -> tuple[Any, ...]:
@@ -69,11 +85,21 @@ def _fingerprint(engine: Engine, action: str) -> tuple[Any, ...]:
     roles |= {p.owner for p in constitution.policies.values() if action in p.actions}
     default = constitution.manifest.default_escalation
     return (tuple((r.id, r.outcome, r.condition.describe(), r.effective_from, r.effective_until, r.policy,
-                   Outcome.of(r.outcome, r.escalation)) for r in rules),
-            engine.bars.get(action), Outcome.of("escalate", default),
+                   repr(r.escalation)) for r in rules),  # the whole escalation: stages, SLA, timeout, attachments
+            engine.bars.get(action), repr(default), tuple(sorted(constitution.exchange_rates.items())),
             tuple(sorted((role, constitution.roles[role].authority if role in constitution.roles else -1)
                          for role in roles)),
-            tuple(sorted((p.id, p.owner) for p in constitution.policies.values() if action in p.actions)))
+            tuple(sorted((p.id, p.owner) for p in constitution.policies.values() if action in p.actions)),
+            _org(constitution))
+
+
+def _org(constitution: CompiledConstitution) -> tuple[Any, ...]:
+    """The org chart as routing reads it: who holds which role, who is away when and who covers, what
+    reports to what, the units: any change in it can re-route any action's escalations."""
+    return (tuple(sorted((p.id, p.roles, tuple((a.first_day, a.last_day, a.delegate) for a in p.out_of_office),
+                          p.unit) for p in constitution.people.values())),
+            tuple(sorted((r.id, r.reports_to, r.authority) for r in constitution.roles.values())),
+            tuple(sorted((u.id, u.head, u.budget_owner, u.parent) for u in constitution.units.values())))
 
 
 def changed_actions(base: Engine, head: Engine) -> list[str]:
@@ -96,20 +122,81 @@ def _nodes(condition: Any) -> list[Any]:
     return [condition, *(n for c in children for n in _nodes(c))]
 
 
-def _space(base: Engine, head: Engine, action: str) -> tuple[list[Dimension], bool]:
+def _space(base: Engine, head: Engine, action: str, now: datetime | None = None) -> tuple[list[Dimension], bool]:
+    """The dimensions of the action's input space, and whether it can only be sampled. With now (the
+    diff), the requester ranges over everyone whose requests are routed differently (each person who
+    can take one of the action's stages) and the calendar is cut from now at every date either version
+    changes on; without (explain), requests come from an agent or an ordinary person, today."""
     rules = [*base.rules.get(action, ()), *head.rules.get(action, ())]
     comparisons: list[Comparison] = [c for r in rules for c in r.condition.comparisons()]
     # the agents' bar cuts confidence in both versions, whether or not some rule also compares it
     bars = sorted({b for b in (base.bars.get(action), head.bars.get(action)) if b is not None})
     comparisons += [Comparison("confidence", "gte", bar, None) for bar in bars]
-    found = [d for d in dimensions(comparisons) if d.path != "action"]
+    found = [d for d in dimensions(comparisons) if d.path not in ("action", "actor.kind")]
     opaque = any(r.condition.opaque for r in rules)
     known = {d.path for d in found}
-    for path in sorted(_raw_paths(rules) - known - {"action"}):
+    for path in sorted(_raw_paths(rules) - known - {"action", "actor.kind"}):
         found.append(dimension(path, set(_RAW_SAMPLES)))
-    if "actor.kind" not in known:
-        found.append(Dimension("actor.kind", ("agent", "human"), (None, None)))
-    return found, opaque
+    requesters, too_many = (AGENT, ANYONE), False
+    if now is not None:
+        requesters, too_many = _requesters(base, head, action)
+    front = [Dimension(REQUESTER, requesters, (None,) * len(requesters))]
+    if now is not None:
+        moments, capped = _moments(base, head, action, now)
+        too_many = too_many or capped
+        if len(moments) > 1:
+            front.append(Dimension(MOMENT, tuple(moments), (None,) * len(moments)))
+    return [*front, *found], opaque or too_many
+
+
+MAX_REQUESTERS = 32  # people whose own requests are analysed one by one; beyond, the analysis samples
+
+
+def _requesters(base: Engine, head: Engine, action: str) -> tuple[tuple[Any, ...], bool]:
+    """An agent, an ordinary person, and each person (in either version) who holds a role the action's
+    escalations can reach: separation of duties and delegation route their own requests elsewhere.
+    When some stage is found from the requester (their manager, their unit's head), everyone."""
+    relative = False
+    roles: set[str] = set()
+    for engine in (base, head):
+        constitution = engine.constitution
+        escalations = [r.escalation for r in engine.rules.get(action, ()) if r.escalation]
+        escalations.append(constitution.manifest.default_escalation)
+        for escalation in escalations:
+            for stage in escalation.stages:
+                relative = relative or stage.approver is not None
+                roles.update(r for r in (stage.role, (stage.on_timeout or escalation.on_timeout).role) if r)
+        roles.update(p.owner for p in constitution.policies.values() if action in p.actions)
+    for engine in (base, head):  # a role nobody can take passes up reports_to
+        for role in list(roles):
+            seen_roles = set()
+            while role in engine.constitution.roles and role not in seen_roles:
+                seen_roles.add(role)
+                roles.add(role)
+                role = engine.constitution.roles[role].reports_to or ""
+    people = sorted({p.id for e in (base, head) for p in e.constitution.people.values()
+                     if relative or roles & set(p.roles)})
+    ordinary = _ordinary_person(head.constitution)
+    plain = ordinary is not None and ordinary in people
+    chosen = [AGENT, *([] if plain else [ANYONE]), *people]
+    return tuple(chosen[:MAX_REQUESTERS]), len(chosen) > MAX_REQUESTERS
+
+
+def _moments(base: Engine, head: Engine, action: str, now: datetime) -> tuple[list[datetime], bool]:
+    """now, then each later moment either version changes at: a rule of the action coming into or going
+    out of effect, someone's absence starting or ending (delegates take their stages). Each stands for
+    the period up to the next."""
+    tz = head.constitution.manifest.timezone
+    found: set[datetime] = set()
+    for engine in (base, head):
+        for rule in engine.rules.get(action, ()):
+            found.update(m for m in (rule.effective_from, rule.effective_until) if m is not None)
+        for person in engine.constitution.people.values():
+            for absence in person.out_of_office:
+                for day in (absence.first_day, absence.last_day + timedelta(days=1)):
+                    found.add(datetime.combine(day, time(0), tz))
+    later = sorted(m for m in found if m > now)
+    return [now, *later[:MAX_MOMENTS - 1]], len(later) > MAX_MOMENTS - 1
 
 
 def _cells(space: list[Dimension], action: str) -> tuple[Any, bool]:
@@ -123,25 +210,70 @@ def _cells(space: list[Dimension], action: str) -> tuple[Any, bool]:
 
 def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Region]:
     """The changed regions of one action, merged into readable boxes."""
-    space, opaque = _space(base, head, action)
+    space, sampled = _space(base, head, action, now)
     cells, too_many = _cells(space, action)
     start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
-    changed: dict[tuple[Outcome, Outcome], list[tuple[int, ...]]] = defaultdict(list)
+    sides = Sides(base.constitution, head.constitution)
+    changed: dict[tuple[Seen, Seen], list[tuple[int, ...]]] = defaultdict(list)
     for cell in cells:
-        request = _request(start, space, cell, head.constitution)
-        before, after = outcome(base, request, now), outcome(head, request, now)
+        request, moment = _request(start, space, cell, head.constitution, now)
+        before, after = sides.renamed(seen(base, request, moment)), seen(head, request, moment)
         if before != after:
             changed[(before, after)].append(cell)
-    base_authority = {r: role.authority for r, role in base.constitution.roles.items()}
-    head_authority = {r: role.authority for r, role in head.constitution.roles.items()}
     found = []
     for (before, after), group in sorted(changed.items()):
         for box in _boxes(group, len(space)):
             example_cell = tuple(min(values) for values in box)
-            found.append(Region(action, tuple(_conditions(space, box, base.constitution)), before, after,
-                                risk(before, after, base_authority, head_authority),
-                                _request(start, space, example_cell, head.constitution), opaque or too_many))
+            example, _ = _request(start, space, example_cell, head.constitution, now)
+            risks = {sides.risk(before, after, requester) for requester in _people_of(space, box, head.constitution)}
+            risk = risks.pop() if len(risks) == 1 else "mixed"
+            found.append(Region(action, tuple(_conditions(space, box, head.constitution)), before.outcome,
+                                after.outcome, risk, example, sampled or too_many, sides.text(before, after),
+                                tuple(sorted(sides.work(before, after))), tuple(space), box))
     return found
+
+
+def sampled(base: Engine, head: Engine, action: str, now: datetime) -> bool:
+    """Whether the diff of this action can only sample its space (a raw JMESPath or regular expression,
+    too many cells, requesters or moments), so that finding no change there proves nothing."""
+    space, partial = _space(base, head, action, now)
+    return partial or math.prod(len(d.examples) for d in space) > MAX_CELLS
+
+
+def _place(dim: Dimension, request: dict[str, Any], moment: datetime) -> int | None:
+    """The index of the region of dim that holds the request (decided at moment), None for none."""
+    if dim.path == MOMENT:
+        return max(i for i, m in enumerate(dim.examples) if i == 0 or m <= moment)
+    if dim.path == REQUESTER:
+        actor = a if isinstance(a := request.get("actor"), dict) else {}
+        if actor.get("kind") != "human":
+            return dim.examples.index(AGENT)
+        ids = [i for i, v in enumerate(dim.examples) if v == actor.get("id")]
+        return ids[0] if ids else dim.examples.index(ANYONE) if ANYONE in dim.examples else None
+    value = lookup(request, dim.path)
+    if value is None:
+        return dim.examples.index(MISSING) if MISSING in dim.examples else None
+    for index, (example, span) in enumerate(zip(dim.examples, dim.spans, strict=True)):
+        if span is not None and is_number(value) and span.holds(value):
+            return index
+        if span is None and example is not MISSING and type(example) is type(value) and example == value:
+            return index
+    return dim.examples.index(OTHER_TEXT) if OTHER_TEXT in dim.examples and isinstance(value, str) else None
+
+
+def _people_of(space: list[Dimension], box: tuple[frozenset[int], ...],
+               constitution: CompiledConstitution) -> list[str | None]:
+    """The requesters of a box, as person ids (None for an agent)."""
+    for dim, chosen in zip(space, box, strict=True):
+        if dim.path == REQUESTER:
+            return [_requester_id(dim.examples[i], constitution) for i in sorted(chosen)]
+    return [None]
+
+
+def _requester_id(value: Any, constitution: CompiledConstitution) -> str | None:
+    if value == AGENT:
+        return None
+    return _ordinary_person(constitution) if value == ANYONE else value
 
 
 @dataclass(frozen=True)
@@ -166,13 +298,14 @@ def partition(engine: Engine, action: str, now: datetime, with_absent: bool = Fa
     start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
     grouped: dict[Outcome, list[tuple[int, ...]]] = defaultdict(list)
     for cell in cells:
-        grouped[outcome(engine, _request(start, space, cell, engine.constitution), now)].append(cell)
+        grouped[outcome(engine, _request(start, space, cell, engine.constitution, now)[0], now)].append(cell)
     found = []
     for key, group in grouped.items():
         for box in _boxes(group, len(space)):
             example_cell = tuple(min(values) for values in box)
             found.append(Area(tuple(_conditions(space, box, engine.constitution)), key,
-                              _request(start, space, example_cell, engine.constitution), opaque or too_many))
+                              _request(start, space, example_cell, engine.constitution, now)[0],
+                              opaque or too_many))
     return found
 
 
@@ -182,25 +315,27 @@ def _without_absent(dim: Dimension) -> Dimension:
 
 
 def _request(start: dict[str, Any], space: list[Dimension], cell: tuple[int, ...],
-             constitution: CompiledConstitution | None = None) -> dict[str, Any]:
-    request = start
+             constitution: CompiledConstitution, now: datetime) -> tuple[dict[str, Any], datetime]:
+    """The request a cell stands for, and the moment it is decided at."""
+    request, moment = start, now
     for dim, index in zip(space, cell, strict=True):
         value = dim.examples[index]
-        if dim.path == "actor.kind" and value is MISSING:
-            value = "agent"
-        request = with_field(request, dim.path, value)
+        if dim.path == MOMENT:
+            moment = value
+            request = {**request, "at": value.isoformat()}
+        elif dim.path == REQUESTER:
+            person = _requester_id(value, constitution)
+            actor = {"id": person, "kind": "human"} if person else {"id": EXAMPLE_ACTOR, "kind": "agent"}
+            request = {**request, "actor": actor}
+        else:
+            request = with_field(request, dim.path, value)
     role = request["actor"].get("role")
-    if constitution is not None and isinstance(role, str):  # only a person holding a role may claim it
+    if isinstance(role, str):  # only a person holding a role may claim it: the requester, or its first holder
+        own = constitution.people.get(request["actor"].get("id") or "")
         holder = min((p.id for p in constitution.people.values() if role in p.roles), default=None)
-        if holder is not None:
-            request = with_field(request, "actor.id", holder)
-    elif constitution is not None and request["actor"].get("kind") == "human":
-        # a person of the org (only people are trusted as human), one with the least authority, so that
-        # separation of duties re-routes nothing: the region speaks for the org's ordinary requesters
-        person = _ordinary_person(constitution)
-        if person is not None:
-            request = with_field(request, "actor.id", person)
-    return request
+        if holder is not None and (own is None or role not in own.roles):
+            request = with_field(with_field(request, "actor.id", holder), "actor.kind", "human")
+    return request, moment
 
 
 def _ordinary_person(constitution: CompiledConstitution) -> str | None:
@@ -241,11 +376,16 @@ def _conditions(space: list[Dimension], box: tuple[frozenset[int], ...],
     for dim, chosen in zip(space, box, strict=True):
         if len(chosen) == len(dim.examples):
             continue  # any value: not worth saying
-        words.append(_dimension_words(dim, chosen, constitution.manifest.currency))
+        words.append(_dimension_words(dim, chosen, constitution))
     return words
 
 
-def _dimension_words(dim: Dimension, chosen: frozenset[int], currency: str) -> str:
+def _dimension_words(dim: Dimension, chosen: frozenset[int], constitution: CompiledConstitution) -> str:
+    if dim.path == REQUESTER:
+        return _requester_words(dim, chosen, constitution)
+    if dim.path == MOMENT:
+        return _moment_words(dim, chosen, constitution)
+    currency = constitution.manifest.currency
     missing = next(i for i, v in enumerate(dim.examples) if v is MISSING) if MISSING in dim.examples else None
     absent = missing in chosen
     present = sorted(i for i in chosen if i != missing)
@@ -273,3 +413,63 @@ def _runs(dim: Dimension, indices: list[int]) -> list[Any]:
         else:
             runs.append((index, span))
     return [span for _, span in runs]
+
+
+def _requester_words(dim: Dimension, chosen: frozenset[int], constitution: CompiledConstitution) -> str:
+    """`requested by an agent`, `requested by a person`, `requested by Fiona Finance (Finance Manager)`,
+    `requested by a person other than Fiona Finance (Finance Manager)`: whichever is shorter."""
+    def name(value: Any) -> str:
+        if value in (AGENT, ANYONE):
+            return value
+        person = constitution.people.get(value)
+        if person is None:
+            return f"`{value}` (not in this version's org.json)"
+        titles = ", ".join(constitution.roles[r].title for r in person.roles if r in constitution.roles)
+        return f"{person.name} ({titles})" if titles else person.name
+
+    agent = dim.examples.index(AGENT)
+    humans = [i for i in range(len(dim.examples)) if i != agent]
+    chosen_humans = [i for i in humans if i in chosen]
+    if not chosen_humans:
+        return "requested by an agent"
+    prefix = "an agent or " if agent in chosen else ""
+    if len(chosen_humans) == len(humans):
+        who = "a person"
+    elif len(humans) - len(chosen_humans) < len(chosen_humans):
+        who = "a person other than " + " or ".join(name(dim.examples[i]) for i in humans if i not in chosen)
+    else:
+        who = " or ".join(name(dim.examples[i]) for i in chosen_humans)
+    return f"requested by {prefix}{who}"
+
+
+def _moment_words(dim: Dimension, chosen: frozenset[int], constitution: CompiledConstitution) -> str:
+    """`from 2027-02-01`, `until 2027-01-31`, `from 2026-12-20 until 2026-12-31`: the calendar periods
+    chosen, each the span from its moment to the next one's, with its last day shown inclusive."""
+    tz = constitution.manifest.timezone
+    moments = dim.examples
+    texts = []
+    for first, last in _consecutive(sorted(chosen)):
+        begin = moments[first].astimezone(tz)
+        start = "" if first == 0 else f"from {_moment_text(begin)}"
+        if last + 1 < len(moments):
+            end = moments[last + 1].astimezone(tz)
+            final = end - timedelta(days=1) if end.time() == time(0) else end
+            until = f"until {_moment_text(final)}" if end.time() == time(0) else f"before {_moment_text(end)}"
+        else:
+            until = ""
+        texts.append(" ".join(t for t in (start, until) if t))
+    return " or ".join(texts)
+
+
+def _moment_text(moment: datetime) -> str:
+    return moment.date().isoformat() if moment.time() == time(0) else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _consecutive(indices: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for index in indices:
+        if runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs

@@ -31,14 +31,14 @@ def as_json(report: DiffReport) -> str:
 
 def _counts(report: DiffReport) -> str:
     summary = report.summary()
-    return (f"loosened {summary['loosened']}, tightened {summary['tightened']}, re-routed {summary['rerouted']}, "
-            f"unchanged {summary['unchanged']} action(s)")
+    return (f"loosened {summary['loosened']}, tightened {summary['tightened']}, mixed {summary['mixed']}, "
+            f"re-routed {summary['rerouted']}, unchanged {summary['unchanged']} action(s)")
 
 
 def _scenario_line(change: Any) -> str:
     state = ("expectation updated" if change.expectation_updated
              else "expectation NOT updated: `aios test` fails on it")
-    return f"`{change.id}`: {change.base} → {change.head} ({change.risk}; {state})"
+    return f"`{change.id}`: {change.change or f'{change.base} → {change.head}'} ({change.risk}; {state})"
 
 
 def _replay_lines(report: DiffReport) -> list[str]:
@@ -47,7 +47,8 @@ def _replay_lines(report: DiffReport) -> list[str]:
         return ["No decision log was found to replay (pass --log PATH)."]
     lines = [f"{replayed.changed} of {replayed.total} logged request(s) would be decided differently "
              f"({replayed.risks['loosened']} loosened, {replayed.risks['tightened']} tightened, "
-             f"{replayed.risks['re-routed']} re-routed); newly automated amount: {replayed.newly_automated:,.2f}."]
+             f"{replayed.risks['mixed']} mixed, {replayed.risks['re-routed']} re-routed); "
+             f"newly automated amount: {replayed.newly_automated:,.2f}."]
     for action, transitions in sorted(replayed.transitions.items()):
         for transition, count in sorted(transitions.items()):
             examples = ", ".join(f"`{i}`" for i in replayed.examples[action][transition])
@@ -56,7 +57,8 @@ def _replay_lines(report: DiffReport) -> list[str]:
 
 
 def _region_line(region: Any, markdown: bool) -> str:
-    sampled = " (sampled: a raw JMESPath or regular expression takes part)" if region.sampled else ""
+    sampled = (" (not analysed exactly: sampled, as a raw JMESPath or regular expression takes part or the "
+               "space is too large)") if region.sampled else ""
     example = json.dumps(region.example, ensure_ascii=False)
     if markdown:
         return f"**{region.risk}** {safe(region.describe())}{sampled}<br>example: <code>{html.escape(example)}</code>"
@@ -98,7 +100,9 @@ def _markdown_list(title: str, rows: list[str], empty: str, open_when: int = 8) 
 
 
 def as_markdown(report: DiffReport) -> str:
-    verdict = ("⚠️ loosens control" if report.loosens else "✅ no loosening") + (
+    verdict = ("⚠️ loosens control" if report.loosens
+               else "⚠️ no loosening found, but part of the space was only sampled" if report.sampled
+               else "✅ no loosening") + (
         " · ❌ stale scenario expectations" if report.stale_scenarios else "")
     owners = safe(", ".join(f"{o['title']} ({people(o)})" for o in report.owners) or "nobody")
     lines = [MARKER, "## aios-policy: behavioural impact", "",

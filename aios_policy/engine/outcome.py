@@ -55,18 +55,34 @@ NEEDS_INFO = Outcome("needs_info")
 
 
 def risk(base: Outcome, head: Outcome, base_authority: Mapping[str, int], head_authority: Mapping[str, int]) -> str:
-    """loosened, tightened or re-routed: how a move from base to head changes control."""
+    """loosened, tightened, mixed or re-routed: how a move from base to head changes control."""
+    return verdict(directions(base, head, base_authority, head_authority))
+
+
+def directions(base: Outcome, head: Outcome, base_authority: Mapping[str, int],
+               head_authority: Mapping[str, int]) -> set[str]:
+    """Which ways the move goes, part by part: a less strict decision loosens whatever else changes; between
+    two escalations, a lower approver, fewer stages, fewer approvals and approval on timeout each loosen
+    and their opposites tighten, so a change that does both is seen as both."""
     before_rank, after_rank = DECISION_RANK[base.decision], DECISION_RANK[head.decision]
     if before_rank != after_rank:
-        return "loosened" if after_rank < before_rank else "tightened"
+        return {"loosened" if after_rank < before_rank else "tightened"}
     if base.decision != "escalate":
-        return "re-routed"
+        return set()
     old_waited, new_waited = base.waited(), head.waited()
     before = max((base_authority.get(r, 0) for r, _ in old_waited), default=0)
     after = max((head_authority.get(r, 0) for r, _ in new_waited), default=0)
+    found = set()
     for old, new in ((before, after), (len(old_waited), len(new_waited)),
                      (sum(n for _, n in old_waited), sum(n for _, n in new_waited)),
                      (TIMEOUT_RANK.get(base.timeout, 1), TIMEOUT_RANK.get(head.timeout, 1))):
-        if old != new:  # a lower approver, fewer stages, fewer approvals, approval on timeout: loosened
-            return "loosened" if new < old else "tightened"
-    return "re-routed"
+        if old != new:
+            found.add("loosened" if new < old else "tightened")
+    return found
+
+
+def verdict(found: set[str]) -> str:
+    """One word for the directions of a move: both ways is mixed, neither is re-routed."""
+    if len(found) > 1:
+        return "mixed"
+    return next(iter(found), "re-routed")
