@@ -49,6 +49,7 @@ from generate import generate
 from aios_policy.constitution.dates import parse_moment
 from aios_policy.engine.decide import Engine
 from aios_policy.engine.facade import Constitution
+from aios_policy.engine.history import NONE_EARLIER, reading  # each request decided with nothing logged before it
 
 REPO = Path(__file__).resolve().parent.parent
 SAFEGUARDS = {"confidence", "default", "error", "routing"}  # reason entries that are not rules
@@ -111,7 +112,8 @@ def _engine_view(engine: Engine, decision: dict[str, Any], request: dict[str, An
     if rerouted:  # out-of-office or separation of duties moved a role: compare the role the rule names
         money = decision["money"]
         asked = {**request, "amount": money["converted"], "currency": engine.manifest.currency} if money else request
-        written = engine.verdict(asked, now).escalation
+        with reading(NONE_EARLIER, now, now):
+            written = engine.verdict(asked, now).escalation
         assert written is not None and len(written.stages) == len(stages)
         roles = [stage.role if stage.approver is None else role  # a relative approver: whom the request names
                  for stage, role in zip(written.stages, roles, strict=True)]
@@ -140,7 +142,7 @@ def check(engine: Engine, floor: Floor, requests: list[Request]) -> dict[str, An
     rule and the matched rules."""
     kept, skipped, disagreements, rerouted, other_approvers, stages = [], 0, [], 0, 0, 0
     for name, request, now in requests:
-        decision = engine.decide(request, now)
+        decision = engine.decide(request, now, history=NONE_EARLIER)
         if decision["decision"] == "needs_info":
             skipped += 1
             continue
@@ -162,7 +164,8 @@ def check(engine: Engine, floor: Floor, requests: list[Request]) -> dict[str, An
 def measure(engine: Engine, floor: Floor, requests: list[Request], rounds: int,
             warmup: int = 3) -> dict[str, list[int]]:
     """Nanoseconds per call for the engine with and without counterfactuals and for the floor."""
-    callers = [("engine", engine.decide), ("engine_no_counterfactuals", partial(engine.decide, counterfactuals=False)),
+    callers = [("engine", partial(engine.decide, history=NONE_EARLIER)),
+               ("engine_no_counterfactuals", partial(engine.decide, counterfactuals=False, history=NONE_EARLIER)),
                ("floor", floor)]
     return timed(callers, requests, rounds, warmup)
 
@@ -299,15 +302,16 @@ def run_combining(root: Path, shape: str, rounds: int, requests: int = 10) -> di
     pairs = combining_requests(shape, requests, engine.manifest.timezone)
     stages = {}
     for case in ("all", "one"):
-        decision = engine.decide(pairs[0][1][case], pairs[0][2])
+        decision = engine.decide(pairs[0][1][case], pairs[0][2], history=NONE_EARLIER)
         matched = [r["rule"] for r in decision["reasons"] if r["rule"] not in SAFEGUARDS]
         assert decision["decision"] == "escalate" and len(matched) == (COMBINED_RULES if case == "all" else 1)
         stages[case] = len(decision["escalation"]["stages"])
     callers: list[tuple[str, Callable[[Any, datetime], Any]]] = []
     for case in ("all", "one"):
-        callers.append((case, lambda pair, now, case=case: engine.decide(pair[case], now)))
+        callers.append((case, lambda pair, now, case=case: engine.decide(pair[case], now, history=NONE_EARLIER)))
         callers.append((f"{case}_no_counterfactuals",
-                        lambda pair, now, case=case: engine.decide(pair[case], now, counterfactuals=False)))
+                        lambda pair, now, case=case: engine.decide(pair[case], now, counterfactuals=False,
+                                                                   history=NONE_EARLIER)))
     samples = timed(callers, pairs, rounds)
     stats = {name: {"median_us": statistics.median(values) / 1000, "p99_us": _p99(values) / 1000,
                     "samples": len(values)} for name, values in samples.items()}

@@ -91,6 +91,7 @@ PURCHASE_AUTO_LIMIT = 1000
 PURCHASE_OPS_LIMIT = 5000
 PURCHASE_FINANCE_LIMIT = 10000
 SUBSCRIPTION_AUTO_START_LIMIT = 1200
+SUBSCRIPTION_TOOL_ANNUAL_LIMIT = 10000  # with nothing decided before, the year's spend is this request's amount
 SUBSCRIPTION_AUTO_RENEW_LIMIT = 5000
 SUBSCRIPTION_MAX_AUTO_PRICE_INCREASE_PCT = 10
 VENDOR_ONBOARD_AUTO_ANNUAL_SPEND = 10000
@@ -484,6 +485,9 @@ SUBSCRIPTION_START_OVER_LIMIT = Rule(
     "subscription-start-over-limit", ESCALATE, (_stage("ops_manager", "functional"),),
     "New tools above $1,200 a year need the operations manager, who checks we do not already pay for something that "
     "does the job.")
+SUBSCRIPTION_TOOL_ANNUAL_SPEND = Rule(
+    "subscription-tool-annual-spend", ESCALATE, (_stage("finance_manager", "financial"),),
+    "Spend on one tool above $10,000 a year, counting every purchase of it, needs the finance manager.")
 SUBSCRIPTION_RENEW_WITHIN_LIMIT = Rule(
     "subscription-renew-within-limit", AUTOMATE, (),
     "Renewals up to $5,000 a year with a price rise of at most 10% go ahead so the team is never locked out of a "
@@ -906,6 +910,8 @@ def _subscription_start(request: dict, attrs: dict, at: datetime, errors: list[s
         matched.append(SUBSCRIPTION_START_CLIENT_DATA)
     if amount is not None and amount > SUBSCRIPTION_AUTO_START_LIMIT and client_data is False:
         matched.append(SUBSCRIPTION_START_OVER_LIMIT)
+    if amount is not None and amount > SUBSCRIPTION_TOOL_ANNUAL_LIMIT:
+        matched.append(SUBSCRIPTION_TOOL_ANNUAL_SPEND)
     return matched
 
 

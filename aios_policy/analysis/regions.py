@@ -80,8 +80,8 @@ def _fingerprint(engine: Engine, action: str) -> tuple[Any, ...]:
     """Everything about an action that can change its outcome; equal fingerprints decide alike."""
     constitution = engine.constitution
     rules = engine.rules.get(action, ())
-    roles = {s.role for r in rules if r.escalation for s in r.escalation.stages}
-    roles |= {s.role for s in constitution.manifest.default_escalation.stages}
+    roles = {s.who for r in rules if r.escalation for s in r.escalation.stages}
+    roles |= {s.who for s in constitution.manifest.default_escalation.stages}
     roles |= {p.owner for p in constitution.policies.values() if action in p.actions}
     default = constitution.manifest.default_escalation
     return (tuple((r.id, r.outcome, r.condition.describe(), r.effective_from, r.effective_until, r.policy,
@@ -209,28 +209,133 @@ def _cells(space: list[Dimension], action: str) -> tuple[Any, bool]:
 
 
 def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Region]:
-    """The changed regions of one action, merged into readable boxes."""
+    """The changed regions of one action, merged into readable boxes.
+
+    The space is the product of the requesters, the periods of the calendar and the cells of the
+    request's fields, but it is not walked cell by cell: requests whose cells share an answer in each
+    version (the engine's cells say which) differ only in who asks and when, so each such group is
+    routed once per requester and period, and its changes are the group's cells times those."""
     space, sampled = _space(base, head, action, now)
+    front = [d for d in space if d.path in (REQUESTER, MOMENT)]
+    fields = space[len(front):]
+    fields_cells, too_many = _cells(fields, action)
+    sides = Sides(base.constitution, head.constitution)
+    start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
+    asked = _asked_by(space[0], base, head)
+    periods = _periods(front[1] if len(front) > 1 else None, base, head, action)
+    relative = _routing_paths(base, head, action)
+    kept: dict[int, tuple[Any, Any]] = {}  # an answer's id -> (the answer, held so no id is reused; its routed part)
+    groups: dict[tuple[Any, ...], list[tuple[int, ...]]] = defaultdict(list)
+    for fields_cell in fields_cells:
+        for kind, (requester, _) in asked.items():
+            for flags, (moment_index, _) in periods.items():
+                cell = (requester, *([moment_index] if len(front) > 1 else []), *fields_cell)
+                request, moment = _request(start, space, cell, head.constitution, now)
+                answers = (base.cells.answer(request, moment), head.cells.answer(request, moment))
+                if None in answers:  # the cells cannot place it: every cell of the space decided alone
+                    return _walked(base, head, action, now, space, sampled, sides)
+                key = (kind, flags, _routed_part(answers[0], kept), _routed_part(answers[1], kept),
+                       *(lookup(request, p) for p in relative))
+                groups[key].append(fields_cell)
+    moves: dict[tuple[Seen, Seen], dict[tuple[frozenset[int], ...], set[tuple[int, ...]]]] = defaultdict(
+        lambda: defaultdict(set))
+    for key, members in groups.items():
+        kind, flags = key[0], key[1]
+        changed: dict[tuple[Seen, Seen], list[tuple[int, ...]]] = defaultdict(list)
+        for requester in asked[kind][1]:
+            for moment_index in periods[flags][1]:
+                who_when = (requester, *([moment_index] if len(front) > 1 else []))
+                request, moment = _request(start, space, (*who_when, *members[0]), head.constitution, now)
+                before, after = sides.renamed(seen(base, request, moment)), seen(head, request, moment)
+                if before != after:
+                    changed[(before, after)].append(who_when)
+        for move, who_whens in changed.items():
+            for box in _boxes(who_whens, len(front)):
+                moves[move][box].update(members)
+    return [_region(action, space, (*who_when_box, *fields_box), before, after, sides, head.constitution, start,
+                    now, sampled or too_many)
+            for (before, after), by_who_when in sorted(moves.items())
+            for who_when_box, members_set in by_who_when.items()
+            for fields_box in _boxes(sorted(members_set), len(fields))]
+
+
+def _walked(base: Engine, head: Engine, action: str, now: datetime, space: list[Dimension], sampled: bool,
+            sides: Sides) -> list[Region]:
+    """The changed regions found by deciding every cell of the whole space under both versions (or a
+    fixed sample of them): for actions whose rules the cells cannot place (raw JMESPath, patterns)."""
     cells, too_many = _cells(space, action)
     start = {"action": action, "actor": {"id": EXAMPLE_ACTOR}, "at": now.isoformat()}
-    sides = Sides(base.constitution, head.constitution)
     changed: dict[tuple[Seen, Seen], list[tuple[int, ...]]] = defaultdict(list)
     for cell in cells:
         request, moment = _request(start, space, cell, head.constitution, now)
         before, after = sides.renamed(seen(base, request, moment)), seen(head, request, moment)
         if before != after:
             changed[(before, after)].append(cell)
-    found = []
-    for (before, after), group in sorted(changed.items()):
-        for box in _boxes(group, len(space)):
-            example_cell = tuple(min(values) for values in box)
-            example, _ = _request(start, space, example_cell, head.constitution, now)
-            risks = {sides.risk(before, after, requester) for requester in _people_of(space, box, head.constitution)}
-            risk = risks.pop() if len(risks) == 1 else "mixed"
-            found.append(Region(action, tuple(_conditions(space, box, head.constitution)), before.outcome,
-                                after.outcome, risk, example, sampled or too_many, sides.text(before, after),
-                                tuple(sorted(sides.work(before, after))), tuple(space), box))
+    return [_region(action, space, box, before, after, sides, head.constitution, start, now, sampled or too_many)
+            for (before, after), group in sorted(changed.items()) for box in _boxes(group, len(space))]
+
+
+def _region(action: str, space: list[Dimension], box: tuple[frozenset[int], ...], before: Seen, after: Seen,
+            sides: Sides, constitution: CompiledConstitution, start: dict[str, Any], now: datetime,
+            sampled: bool) -> Region:
+    example, _ = _request(start, space, tuple(min(values) for values in box), constitution, now)
+    risks = {sides.risk(before, after, q) for q in _people_of(space, box, constitution)}
+    return Region(action, tuple(_conditions(space, box, constitution)), before.outcome, after.outcome,
+                  _combined(risks), example, sampled, sides.text(before, after),
+                  tuple(sorted(sides.work(before, after))), tuple(space), box)
+
+
+def _routed_part(answer: Any, kept: dict[int, tuple[Any, Any]]) -> Any:
+    """What of an answer the requester and the day can change: the decision and, for an escalation,
+    the escalation to route (cells with equal parts are routed alike). Kept by the answer's id."""
+    found = kept.get(id(answer))
+    if found is None:
+        escalation = answer.verdict.escalation if answer.decision == "escalate" else None
+        found = kept[id(answer)] = (answer, (answer.decision, repr(escalation)))
+    return found[1]
+
+
+def _combined(risks: set[str]) -> str:
+    """The risk of a region whose requesters' moves are judged apart: loosened for one and neutral for
+    another is loosened; loosened for one and tightened for another is mixed."""
+    ways = {r for r in risks if r in ("loosened", "tightened")}
+    return "mixed" if "mixed" in risks or len(ways) > 1 else next(iter(ways), "re-routed")
+
+
+def _asked_by(dim: Dimension, base: Engine, head: Engine) -> dict[tuple[bool, bool], tuple[int, list[int]]]:
+    """The requesters grouped by whether each version takes them for a person in org.json (what the
+    answer depends on; who they are matters only for routing): each group's first and all its indices."""
+    found: dict[tuple[bool, bool], tuple[int, list[int]]] = {}
+    for index, value in enumerate(dim.examples):
+        person = _requester_id(value, head.constitution)
+        kind = (person in base.constitution.people, person in head.constitution.people) if person else (False, False)
+        found.setdefault(kind, (index, []))[1].append(index)
     return found
+
+
+def _periods(dim: Dimension | None, base: Engine, head: Engine,
+             action: str) -> dict[tuple[bool, ...], tuple[int, list[int]]]:
+    """The periods of the calendar grouped by which of the action's rules are in effect in either
+    version (what the answer depends on; the day matters only for routing)."""
+    if dim is None:
+        return {(): (0, [0])}
+    rules = [*base.rules.get(action, ()), *head.rules.get(action, ())]
+    found: dict[tuple[bool, ...], tuple[int, list[int]]] = {}
+    for index, moment in enumerate(dim.examples):
+        found.setdefault(tuple(r.in_effect(moment) for r in rules), (index, []))[1].append(index)
+    return found
+
+
+def _routing_paths(base: Engine, head: Engine, action: str) -> list[str]:
+    """The request fields routing reads besides the requester: the role claimed, and the units a stage's
+    approver is found from."""
+    paths = {"actor.role"}
+    for engine in (base, head):
+        escalations = [r.escalation for r in engine.rules.get(action, ()) if r.escalation]
+        escalations.append(engine.constitution.manifest.default_escalation)
+        paths.update(s.approver.of for e in escalations for s in e.stages
+                     if s.approver is not None and s.approver.of != "requester")
+    return sorted(paths)
 
 
 def sampled(base: Engine, head: Engine, action: str, now: datetime) -> bool:

@@ -103,6 +103,30 @@ class Cells:
         cells = self._actions.get(action) if type(action) is str else None
         return cells.outcome(request, now, self) if cells is not None else None
 
+    def answer(self, request: dict[str, Any], now: datetime) -> Answer | None:
+        """The answer of the request's cell (worked out when it is not yet): what every request of the
+        cell shares before people and deadlines, the same object for each of them while it is kept.
+        None where the cells cannot place the request or keep its answer."""
+        action = request.get("action")
+        if type(action) is not str:
+            return None
+        cells = self._actions.get(action, _UNBUILT)
+        if cells is _UNBUILT:
+            cells = self._actions[action] = ActionCells.of(self.engine, action)
+        at = self.moment(request.get("at"), now)
+        currency = request.get("currency")
+        if cells is None or at is None or (currency is not None and currency != cells.currency):
+            return None
+        key = cells.key(request, at, now, self.requester(request.get("actor"))[1])
+        if key is None:
+            return None
+        cell = cells.cells.get(key)
+        if cell is None:
+            cell = cells._work_out(key, request, at, now)
+            if cells.cells.get(key) is not cell:
+                return None  # not kept (an opaque rule lacks a field): not shared by the cell's requests
+        return cell.answer
+
     def moment(self, text: Any, now: datetime) -> datetime | None:
         """The request's `at` as the engine reads it (kept by text); None when unreadable."""
         if text is None:
