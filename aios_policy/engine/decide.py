@@ -509,13 +509,22 @@ class Engine:
         return trace
 
     # what the outcome depends on ---------------------------------------------------------------
-    def _variants(self, request: dict[str, Any], at: datetime, path: str) -> list[tuple[Any, Verdict]]:
+    def _variants(self, request: dict[str, Any], at: datetime, path: str) -> list[tuple[Any, Outcome]]:
+        """The outcome at `at` for each region of path's values (kept by cell: requests of neighbouring
+        cells that lack the same field judge each variant once)."""
         action: Any = request.get("action")  # text: only a request whose action has rules lacks fields
         comparisons = [c for c in self.comparisons.get(action, []) if c.path == path]
         values = field_values(comparisons).get(path, [MISSING])
         base = self.verdict(request, at)
-        return [(value, self.verdict(with_field(request, path, value), at, base=base, varied=path))
-                for value in values]
+
+        def judge(varied: dict[str, Any]) -> Callable[[], Outcome]:
+            return lambda: self.verdict(varied, at, base=base, varied=path).key
+
+        found = []
+        for value in values:
+            varied = with_field(request, path, value)
+            found.append((value, self.cells.known(varied, at, judge(varied))))
+        return found
 
     def _needed(self, request: dict[str, Any], at: datetime, verdict: Verdict,
                 words: bool = True) -> list[dict[str, Any]]:
@@ -523,7 +532,7 @@ class Engine:
         needed = []
         for path in list(dict.fromkeys(verdict.missing))[:MAX_VARIED_FIELDS]:
             variants = self._variants(request, at, path)
-            if len({v.key for _, v in variants}) < 2:
+            if len({key for _, key in variants}) < 2:
                 continue
             outcomes = self._outcomes_by_value(path, variants, request.get("action")) if words else []
             needed.append({"field": path, "outcomes": outcomes})
@@ -579,16 +588,16 @@ class Engine:
             return NEEDS_INFO
         return verdict.key
 
-    def _outcomes_by_value(self, path: str, variants: list[tuple[Any, Verdict]], action: Any) -> list[dict[str, str]]:
+    def _outcomes_by_value(self, path: str, variants: list[tuple[Any, Outcome]], action: Any) -> list[dict[str, str]]:
         if any(is_finite_number(v) for v, _ in variants):
-            by_value = {value: verdict.key for value, verdict in variants}
+            by_value = dict(variants)
             return [{"when": f"{path} {interval_text(interval, path, self.manifest.currency)}",
                      "decision": self._outcome_text(key)}
                     for interval, key in self._ranges(path, action, by_value.get)]
         grouped: dict[Outcome, list[str]] = {}
-        for value, verdict in variants:
+        for value, key in variants:
             if value is not MISSING:
-                grouped.setdefault(verdict.key, []).append(value_text(value))
+                grouped.setdefault(key, []).append(value_text(value))
         return [{"when": f"{path} is {' or '.join(values)}", "decision": self._outcome_text(key)}
                 for key, values in grouped.items()]
 
