@@ -325,3 +325,47 @@ def test_a_bad_log_is_a_usage_error_not_a_loosening(company: Path) -> None:
     assert done.returncode == 2 and "Traceback" not in done.stderr
     unknown = invoke("diff", "main...nope", cwd=company)
     assert unknown.returncode == 2 and "unknown git ref `nope`" in unknown.stderr
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"sla": "2 business days"}, "loosened"),  # a longer SLA
+    ({"sla": "1 hours"}, "tightened"),
+    ({"on_timeout": {"then": "escalate", "role": "clerk"}}, "loosened"),  # to a lower authority on timeout
+    ({"on_timeout": {"then": "escalate", "role": "owner"}}, "tightened"),
+    ({"require": {"type": "object", "required": ["order_id"]}}, "tightened"),  # more for the approver
+])
+def test_every_part_of_an_escalation_has_a_risk(company: Path, change: dict, expected: str) -> None:
+    _edit(company, "policies/refunds.json", lambda d: _rule(d, "refund-medium")["escalation"].update(change))
+    report = _diff(company)
+    today = _today(report)
+    assert today and {r.risk for r in today} == {expected}, [r.describe() for r in today]
+    assert all(r.base[:2] == r.head[:2] for r in today)  # the same approver: only the stage's terms moved
+    assert report.loosens == (expected == "loosened")
+
+
+def test_a_move_that_loosens_and_tightens_is_mixed(company: Path) -> None:
+    """One approval fewer but denied on timeout: neither side's part wins alone."""
+    _edit(company, "policies/refunds.json", lambda d: _rule(d, "refund-large")["escalation"].update(
+        stages=[{"role": "finance"}], on_timeout={"then": "deny"}))
+    git(company, "commit", "-qam", "large refunds: finance only")
+    _edit(company, "policies/refunds.json", lambda d: _rule(d, "refund-large")["escalation"].update(
+        stages=[{"role": "ops"}, {"role": "finance"}], on_timeout={"then": "approve"}))
+    report = _diff(company)
+    assert {r.risk for r in _today(report)} == {"mixed"} and report.loosens
+
+
+def test_headlines_group_one_move_over_people_and_days(company: Path) -> None:
+    """An absence moves a week of one role's approvals to the delegate: the regions name the people,
+    the headline says the move once."""
+    def away(org: dict) -> None:
+        dana = next(p for p in org["people"] if p["id"] == "dana")
+        dana["out_of_office"].append({"from": "2026-11-16", "until": "2026-11-20", "delegate": "cleo"})
+
+    _edit(company, "org.json", away)
+    report = _diff(company)
+    assert report.regions and all("from 2026-11-16 until 2026-11-20" in r.conditions for r in report.regions)
+    assert any("(Cleo Clerk)" in r.change for r in report.regions)
+    headlines = report.headlines()
+    assert len(headlines) < len(report.regions) and all("Cleo" not in h["change"] for h in headlines)
+    assert {o["role"] for o in report.owners} >= {"ops"}  # the role whose approvals move reviews
+    assert report.to_json()["headlines"] == headlines

@@ -57,6 +57,17 @@ class DiffReport:
     owners: list[dict[str, Any]]
     sampled_actions: list[str]  # analysed actions whose space could only be sampled
 
+    def headlines(self) -> list[dict[str, Any]]:
+        """One line per distinct move, however many regions and actions it spans, riskiest first:
+        what a reviewer reads before the regions."""
+        moves: dict[tuple[str, str], list[Region]] = {}
+        for region in self.regions:  # by titles: the same move with other people on other days is one line
+            moves.setdefault((region.risk, region.gist), []).append(region)
+        order = {"loosened": 0, "mixed": 1, "tightened": 2, "re-routed": 3}
+        found = [{"risk": risk, "change": change, "regions": len(group),
+                  "actions": sorted({r.action for r in group})} for (risk, change), group in moves.items()]
+        return sorted(found, key=lambda h: (order.get(h["risk"], 4), -h["regions"], h["change"]))
+
     def count(self, risk: str) -> int:
         return sum(r.risk == risk for r in self.regions)
 
@@ -115,7 +126,7 @@ class DiffReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"base": self.base.to_json(), "head": self.head.to_json(), "summary": self.summary(),
-                "changes": [c.to_json() for c in self.changes],
+                "headlines": self.headlines(), "changes": [c.to_json() for c in self.changes],
                 "scenarios": [s.to_json() for s in self.scenarios],
                 "replay": self.replay.to_json() if self.replay else None,
                 "regions": [r.to_json() for r in self.regions]}

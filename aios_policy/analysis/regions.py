@@ -55,6 +55,7 @@ class Region:
     example: dict[str, Any]
     sampled: bool
     change: str = ""  # the move in words, with titles and people
+    gist: str = ""  # the move with titles only: what the headlines group by
     work: tuple[str, ...] = ()  # the roles that gain or lose approvals
     space: tuple[Dimension, ...] = field(default=(), repr=False, compare=False)  # the box, exactly: the
     box: tuple[frozenset[int], ...] = field(default=(), repr=False, compare=False)  # regions of each dimension
@@ -281,7 +282,7 @@ def _region(action: str, space: list[Dimension], box: tuple[frozenset[int], ...]
     example, _ = _request(start, space, tuple(min(values) for values in box), constitution, now)
     risks = {sides.risk(before, after, q) for q in _people_of(space, box, constitution)}
     return Region(action, tuple(_conditions(space, box, constitution)), before.outcome, after.outcome,
-                  _combined(risks), example, sampled, sides.text(before, after),
+                  _combined(risks), example, sampled, sides.text(before, after), sides.text(before, after, False),
                   tuple(sorted(sides.work(before, after))), tuple(space), box)
 
 

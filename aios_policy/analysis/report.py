@@ -56,6 +56,12 @@ def _replay_lines(report: DiffReport) -> list[str]:
     return lines
 
 
+def _headline(headline: dict[str, Any]) -> str:
+    actions = headline["actions"]
+    where = ", ".join(f"`{a}`" for a in actions[:6]) + (f" and {len(actions) - 6} more" if len(actions) > 6 else "")
+    return f"{headline['risk']}: {headline['change']} ({headline['regions']} region(s) of {where})"
+
+
 def _region_line(region: Any, markdown: bool) -> str:
     sampled = (" (not analysed exactly: sampled, as a raw JMESPath or regular expression takes part or the "
                "space is too large)") if region.sampled else ""
@@ -75,6 +81,7 @@ def as_text(report: DiffReport) -> str:
         lines.extend(f"  - {row}" for row in rows) if rows else lines.append(f"  {empty}")
         lines.append("")
 
+    section("Headlines", map(_headline, report.headlines()), "no decision changes")
     section("What changed in the files", (c.text for c in report.changes), "nothing")
     section("Scenarios whose decision changes", map(_scenario_line, report.scenarios), "none")
     lines.append("Replay of logged requests")
@@ -108,6 +115,8 @@ def as_markdown(report: DiffReport) -> str:
     lines = [MARKER, "## aios-policy: behavioural impact", "",
              f"BASE {safe(report.base.name)} → HEAD {safe(report.head.name)} · {verdict}", "",
              safe(report.paragraph()), "", f"**{_counts(report)}** · owners who must review: {owners}", ""]
+    lines += _markdown_list("Headlines", [safe(_headline(h)) for h in report.headlines()], "No decision changes.",
+                            open_when=ROWS)
     lines += _markdown_list("What changed in the files", [safe(c.text) for c in report.changes], "Nothing.")
     lines += _markdown_list("Scenarios whose decision changes", [safe(_scenario_line(s)) for s in report.scenarios],
                             "None.")

@@ -138,10 +138,11 @@ class Sides:
         delegates = {a.delegate for a in person.out_of_office}
         return {p for stage in answer.people for p in stage if p in delegates}
 
-    def text(self, before: Seen, after: Seen) -> str:
+    def text(self, before: Seen, after: Seen, people: bool = True) -> str:
         """The move in a reviewer's words, with titles and people: `escalate to the Operations Manager
-        (Priya Raman) → automate`; when the stages are the same, what changed in them."""
-        old, new = self._words(self.base, before), self._words(self.head, after)
+        (Priya Raman) → automate`; when the stages are the same, what changed in them. Without people,
+        the same with titles only (`escalate to the Operations Manager → automate`)."""
+        old, new = self._words(self.base, before, people), self._words(self.head, after, people)
         parts = [f"{old} → {new}"] if old != new else []
         if before.outcome.decision == after.outcome.decision == "escalate":
             old_stages = {role: i for i, role in enumerate(before.outcome.roles)}
@@ -159,13 +160,13 @@ class Sides:
                 parts.append(f"approvers must be sent: {_sent(before.require)} → {_sent(after.require)}")
         return "; ".join(parts) or "the same answer in other words"
 
-    def _words(self, constitution: CompiledConstitution, answer: Seen) -> str:
+    def _words(self, constitution: CompiledConstitution, answer: Seen, named: bool = True) -> str:
         outcome = answer.outcome
         if outcome.decision != "escalate":
             return INFINITIVE[outcome.decision]
         stages = []
         for index, (role, count) in enumerate(zip(outcome.roles, outcome.approvals, strict=True)):
-            people = answer.people[index] if index < len(answer.people) else ()
+            people = answer.people[index] if named and index < len(answer.people) else ()
             names = ", ".join(constitution.people[p].name if p in constitution.people else p for p in people)
             stages.append(f"the {self._title(constitution, role)}" + (f" ({names})" if names else "")
                           + (f" ({count} approvals)" if count > 1 else ""))
