@@ -369,3 +369,25 @@ def test_headlines_group_one_move_over_people_and_days(company: Path) -> None:
     assert len(headlines) < len(report.regions) and all("Cleo" not in h["change"] for h in headlines)
     assert {o["role"] for o in report.owners} >= {"ops"}  # the role whose approvals move reviews
     assert report.to_json()["headlines"] == headlines
+
+
+def test_raw_jmespath_is_sampled_by_the_types_it_uses(company: Path) -> None:
+    """A flag read by a raw expression is sampled as true, false and absent (not on a numeric grid), its
+    amounts cut at the literal; the regions say they were sampled and still fail a loosening gate."""
+    vip = {"id": "refund-vip", "when": {"jmespath": "attributes.vip && amount > `100`"}, "outcome": "deny",
+           "reason": "VIP refunds above $100 go through the account team, not this flow."}
+    _edit(company, "policies/refunds.json", lambda d: d["rules"].append(vip))
+    git(company, "commit", "-qam", "VIP refunds")
+    _edit(company, "policies/refunds.json", lambda d: _rule(d, "refund-vip").update(
+        when={"jmespath": "attributes.vip && amount > `500`"}))
+    report = _diff(company)
+    today = _today(report)
+    assert today and {r.risk for r in today} == {"loosened"} and all(r.sampled for r in report.regions)
+    words = " ".join(w for r in today for w in r.conditions)
+    assert "attributes.vip is true" in words and "1000000" not in words and "1,000,000" not in words
+    amounts = {c for r in today for c in r.conditions if c.startswith("amount")}
+    assert amounts <= {"amount above $100 up to $250", "amount above $250 up to $500", "amount above $100 up to $500"}
+    assert any(a.endswith("up to $500") for a in amounts)  # cut at the new literal, not only at the rules' cuts
+    markdown = run_aios("diff", "--format", "markdown", cwd=company)
+    assert markdown.returncode == 1 and "not analysed exactly" in markdown.stdout
+    assert "✅ no loosening" not in markdown.stdout

@@ -14,13 +14,12 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from aios_policy.constitution.conditions import Comparison, RawExpression
+from aios_policy.constitution.conditions import UNTYPED, Comparison, RawExpression, raw_literals
 from aios_policy.constitution.model import CompiledConstitution, Rule
 from aios_policy.constitution.space import OTHER_TEXT, Dimension, dimension, dimensions
 from aios_policy.constitution.values import MISSING, is_number, lookup, with_field
@@ -39,7 +38,6 @@ MAX_MOMENTS = 24  # the calendar is cut at most this many times; beyond, the ana
 EXAMPLE_ACTOR = "region-example"
 REQUESTER, MOMENT = "requester", "moment"  # the two dimensions that are not request fields
 AGENT, ANYONE = "an agent", "a person with no approving role"  # requesters that are nobody in particular
-_IDENTIFIER = re.compile(r"(?<![`'\"\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?!\s*\()")
 _RAW_SAMPLES = (0, 1, 100, 1_000, 10_000, 100_000, 1_000_000)
 
 
@@ -108,14 +106,32 @@ def changed_actions(base: Engine, head: Engine) -> list[str]:
     return [a for a in actions if _fingerprint(base, a) != _fingerprint(head, a)]
 
 
-def _raw_paths(rules: list[Rule]) -> set[str]:
-    """Fields a raw JMESPath expression may read (identifiers not called as functions)."""
-    found: set[str] = set()
+def _raw_paths(rules: list[Rule]) -> dict[str, list[Any]]:
+    """Fields raw JMESPath expressions read, each with the values that tell its cases apart (the
+    literals it is compared with, true and false for a flag; UNTYPED where the expression does
+    something else with it)."""
+    found: dict[str, list[Any]] = {}
     for rule in rules:
         for node in _nodes(rule.condition):
             if isinstance(node, RawExpression):
-                found.update(m.group(1) for m in _IDENTIFIER.finditer(re.sub(r"`[^`]*`|'[^']*'", "", node.source)))
+                for path, values in raw_literals(node.source).items():
+                    known = found.setdefault(path, [])
+                    known.extend(v for v in values if not any(type(k) is type(v) and k == v for k in known))
     return found
+
+
+def _as_comparison(path: str, value: Any) -> Comparison:
+    """A literal of a raw expression as the comparison that cuts its field alike: numbers are ordered,
+    text and flags are named, a list's item is looked for."""
+    if isinstance(value, list):
+        return Comparison(path, "contains", value[0] if value else None, None)
+    return Comparison(path, "gt" if is_number(value) else "eq", value, None)
+
+
+def _raw_dimension(path: str, values: list[Any]) -> Dimension:
+    """A field a raw expression reads in a way its literals cannot tell (inside another function, in
+    arithmetic): sampled on a grid of numbers and both flags."""
+    return dimension(path, set(_RAW_SAMPLES), [True, False])
 
 
 def _nodes(condition: Any) -> list[Any]:
@@ -133,11 +149,15 @@ def _space(base: Engine, head: Engine, action: str, now: datetime | None = None)
     # the agents' bar cuts confidence in both versions, whether or not some rule also compares it
     bars = sorted({b for b in (base.bars.get(action), head.bars.get(action)) if b is not None})
     comparisons += [Comparison("confidence", "gte", bar, None) for bar in bars]
+    raw = _raw_paths(rules)  # a raw expression's literals cut its fields as a comparison's would
+    comparisons += [_as_comparison(path, value) for path, values in raw.items() for value in values
+                    if value is not UNTYPED]
     found = [d for d in dimensions(comparisons) if d.path not in ("action", "actor.kind")]
     opaque = any(r.condition.opaque for r in rules)
     known = {d.path for d in found}
-    for path in sorted(_raw_paths(rules) - known - {"action", "actor.kind"}):
-        found.append(dimension(path, set(_RAW_SAMPLES)))
+    for path, values in sorted(raw.items()):
+        if path not in known and path not in ("action", "actor.kind"):
+            found.append(_raw_dimension(path, values))
     requesters, too_many = (AGENT, ANYONE), False
     if now is not None:
         requesters, too_many = _requesters(base, head, action)
