@@ -151,6 +151,10 @@ class Sides:
                 if old_index is None or old_index >= len(before.timeouts) or index >= len(after.timeouts):
                     continue
                 stage = f"the {self._title(self.head, role)}'s stage"
+                old_people, new_people = before.people[old_index], after.people[index]
+                if old_people != new_people and old == new:  # the stages' words name no people: say who moved
+                    parts.append(f"{stage}: {self._names(self.base, old_people)} → {self._names(self.head, new_people)}"
+                                 if people else f"other people take {stage}")
                 if before.timeouts[old_index] != after.timeouts[index]:
                     parts.append(f"{stage} on timeout: {self._timeout(self.base, before.timeouts[old_index])} → "
                                  f"{self._timeout(self.head, after.timeouts[index])}")
@@ -160,6 +164,10 @@ class Sides:
                 parts.append(f"approvers must be sent: {_sent(before.require)} → {_sent(after.require)}")
         return "; ".join(parts) or "the same answer in other words"
 
+    @staticmethod
+    def _names(constitution: CompiledConstitution, people: tuple[str, ...]) -> str:
+        return ", ".join(constitution.people[p].name if p in constitution.people else p for p in people) or "nobody"
+
     def _words(self, constitution: CompiledConstitution, answer: Seen, named: bool = True) -> str:
         outcome = answer.outcome
         if outcome.decision != "escalate":
@@ -167,7 +175,7 @@ class Sides:
         stages = []
         for index, (role, count) in enumerate(zip(outcome.roles, outcome.approvals, strict=True)):
             people = answer.people[index] if named and index < len(answer.people) else ()
-            names = ", ".join(constitution.people[p].name if p in constitution.people else p for p in people)
+            names = self._names(constitution, people) if people else ""
             stages.append(f"the {self._title(constitution, role)}" + (f" ({names})" if names else "")
                           + (f" ({count} approvals)" if count > 1 else ""))
         return f"escalate to {' then '.join(stages)}{TIMEOUT_NOTE.get(outcome.timeout, '')}"
