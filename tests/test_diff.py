@@ -209,7 +209,7 @@ def test_committed_refs_and_the_cli(company: Path) -> None:
                     "--fail-on", "never", cwd=company)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"base", "head", "summary", "changes", "scenarios", "replay", "regions"}
+    assert set(report) == {"base", "head", "summary", "headlines", "changes", "scenarios", "replay", "regions"}
     assert report["base"]["commit"] == git(company, "rev-parse", "main")
     assert isinstance(report["summary"]["loosened"], int) and report["summary"]["loosened"] > 0
     assert report["replay"] is None

@@ -23,6 +23,7 @@ from .impact import Replay, ScenarioChange, replay, scenario_changes
 from .regions import Region, changed_actions, regions, sampled
 
 FAIL_ON = ("loosening", "any-change", "never")
+RISK_ORDER = {"loosened": 0, "mixed": 1, "tightened": 2, "re-routed": 3}  # how reports list moves
 
 
 @dataclass
@@ -63,10 +64,9 @@ class DiffReport:
         moves: dict[tuple[str, str], list[Region]] = {}
         for region in self.regions:  # by titles: the same move with other people on other days is one line
             moves.setdefault((region.risk, region.gist), []).append(region)
-        order = {"loosened": 0, "mixed": 1, "tightened": 2, "re-routed": 3}
         found = [{"risk": risk, "change": change, "regions": len(group),
                   "actions": sorted({r.action for r in group})} for (risk, change), group in moves.items()]
-        return sorted(found, key=lambda h: (order.get(h["risk"], 4), -h["regions"], h["change"]))
+        return sorted(found, key=lambda h: (RISK_ORDER.get(h["risk"], len(RISK_ORDER)), -h["regions"], h["change"]))
 
     def count(self, risk: str) -> int:
         return sum(r.risk == risk for r in self.regions)
@@ -188,6 +188,7 @@ def behavioural_diff(path: str | os.PathLike[str], base_ref: str | None, head_re
     changes = file_changes(base.result, head.result)
     analysed = changed_actions(base.engine, head.engine)
     found = [region for action in analysed for region in regions(base.engine, head.engine, action, now)]
+    found.sort(key=lambda r: RISK_ORDER.get(r.risk, len(RISK_ORDER)))  # riskiest first, each action's order kept
     replayed = None
     if log is not None and log.is_file():
         from aios_policy.record.log import DecisionLog

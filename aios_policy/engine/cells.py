@@ -71,17 +71,20 @@ class Cells:
         self._canonical: dict[str, str] = {}
         self._day: tuple[datetime, datetime, date] | None = None
 
-    def decide(self, request: dict[str, Any], now: datetime, counterfactuals: bool) -> dict[str, Any] | None:
-        """The decision from the request's cell; None when the cells cannot place it."""
+    def _of(self, request: dict[str, Any]) -> ActionCells | None:
+        """The cells of the request's action, built the first time; None when it has none."""
         action = request.get("action")
         if type(action) is not str:
             return None
         cells = self._actions.get(action, _UNBUILT)
         if cells is _UNBUILT:
             cells = self._actions[action] = ActionCells.of(self.engine, action)
-        if cells is None:
-            return None
-        return cells.decide(request, now, counterfactuals, self)
+        return cells
+
+    def decide(self, request: dict[str, Any], now: datetime, counterfactuals: bool) -> dict[str, Any] | None:
+        """The decision from the request's cell; None when the cells cannot place it."""
+        cells = self._of(request)
+        return cells.decide(request, now, counterfactuals, self) if cells is not None else None
 
     def known(self, request: dict[str, Any], at: datetime, judge: Callable[[], Outcome]) -> Outcome:
         """The outcome at `at` of a request near one being decided (the counterfactual walk), kept by its
@@ -107,12 +110,7 @@ class Cells:
         """The answer of the request's cell (worked out when it is not yet): what every request of the
         cell shares before people and deadlines, the same object for each of them while it is kept.
         None where the cells cannot place the request or keep its answer."""
-        action = request.get("action")
-        if type(action) is not str:
-            return None
-        cells = self._actions.get(action, _UNBUILT)
-        if cells is _UNBUILT:
-            cells = self._actions[action] = ActionCells.of(self.engine, action)
+        cells = self._of(request)
         at = self.moment(request.get("at"), now)
         currency = request.get("currency")
         if cells is None or at is None or (currency is not None and currency != cells.currency):
