@@ -77,6 +77,12 @@ class Region:
 
 def _fingerprint(engine: Engine, action: str) -> tuple[Any, ...]:
     """Everything about an action that can change its outcome; equal fingerprints decide alike."""
+    return (*_answering(engine, action), _org(engine.constitution))
+
+
+def _answering(engine: Engine, action: str) -> tuple[Any, ...]:
+    """What an action's answers depend on before they are routed to people: equal in two versions,
+    every cell is answered alike by both (for a requester both take for a person, or neither)."""
     constitution = engine.constitution
     rules = engine.rules.get(action, ())
     roles = {s.who for r in rules if r.escalation for s in r.escalation.stages}
@@ -88,8 +94,7 @@ def _fingerprint(engine: Engine, action: str) -> tuple[Any, ...]:
             engine.bars.get(action), repr(default), tuple(sorted(constitution.exchange_rates.items())),
             tuple(sorted((role, constitution.roles[role].authority if role in constitution.roles else -1)
                          for role in roles)),
-            tuple(sorted((p.id, p.owner) for p in constitution.policies.values() if action in p.actions)),
-            _org(constitution))
+            tuple(sorted((p.id, p.owner) for p in constitution.policies.values() if action in p.actions)))
 
 
 def _org(constitution: CompiledConstitution) -> tuple[Any, ...]:
@@ -245,6 +250,7 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
     asked = _asked_by(space[0], base, head)
     periods = _periods(front[1] if len(front) > 1 else None, base, head, action)
     relative = _routing_paths(base, head, action)
+    alike = _answering(base, action) == _answering(head, action)  # only the org chart or people changed
     kept: dict[int, tuple[Any, Any]] = {}  # an answer's id -> (the answer, held so no id is reused; its routed part)
     groups: dict[tuple[Any, ...], list[tuple[int, ...]]] = defaultdict(list)
     for fields_cell in fields_cells:
@@ -252,10 +258,11 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
             for flags, (moment_index, _) in periods.items():
                 cell = (requester, *([moment_index] if len(front) > 1 else []), *fields_cell)
                 request, moment = _request(start, space, cell, head.constitution, now)
-                answers = (base.cells.answer(request, moment), head.cells.answer(request, moment))
-                if None in answers:  # the cells cannot place it: every cell of the space decided alone
+                answer = base.cells.answer(request, moment)
+                other = answer if alike and kind[0] == kind[1] else head.cells.answer(request, moment)
+                if answer is None or other is None:  # the cells cannot place it: every cell decided alone
                     return _walked(base, head, action, now, space, sampled, sides)
-                key = (kind, flags, _routed_part(answers[0], kept), _routed_part(answers[1], kept),
+                key = (kind, flags, _routed_part(answer, kept), _routed_part(other, kept),
                        *(lookup(request, p) for p in relative))
                 groups[key].append(fields_cell)
     moves: dict[tuple[Seen, Seen], dict[tuple[frozenset[int], ...], set[tuple[int, ...]]]] = defaultdict(
@@ -263,13 +270,16 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
     for key, members in groups.items():
         kind, flags = key[0], key[1]
         changed: dict[tuple[Seen, Seen], list[tuple[int, ...]]] = defaultdict(list)
+        routed = key[2][0] == "escalate" or key[3][0] == "escalate"  # else nobody's people are involved
+        constant: tuple[Seen, Seen] | None = None
         for requester in asked[kind][1]:
             for moment_index in periods[flags][1]:
                 who_when = (requester, *([moment_index] if len(front) > 1 else []))
-                request, moment = _request(start, space, (*who_when, *members[0]), head.constitution, now)
-                before, after = sides.renamed(seen(base, request, moment)), seen(head, request, moment)
-                if before != after:
-                    changed[(before, after)].append(who_when)
+                if constant is None or routed:
+                    request, moment = _request(start, space, (*who_when, *members[0]), head.constitution, now)
+                    constant = (sides.renamed(seen(base, request, moment)), seen(head, request, moment))
+                if constant[0] != constant[1]:
+                    changed[constant].append(who_when)
         for move, who_whens in changed.items():
             for box in _boxes(who_whens, len(front)):
                 moves[move][box].update(members)
