@@ -146,6 +146,7 @@ class Engine:
         # for each action and path: the rules whose result can change with it (opaque rules always can)
         self.readers = {action: _readers(rules, self.comparisons[action]) for action, rules in self.rules.items()}
         self._combinations: dict[tuple[str, ...], Escalation] = {}
+        self._values: dict[tuple[str, str], list[Any]] = {}  # (action, path) -> a value per region of path
         hours = self.manifest.business_hours
         self.deadlines = Deadlines(self.manifest.timezone, hours.days, hours.start, hours.end, self.manifest.holidays)
         provenance = constitution.provenance
@@ -513,8 +514,10 @@ class Engine:
         """The outcome at `at` for each region of path's values (kept by cell: requests of neighbouring
         cells that lack the same field judge each variant once)."""
         action: Any = request.get("action")  # text: only a request whose action has rules lacks fields
-        comparisons = [c for c in self.comparisons.get(action, []) if c.path == path]
-        values = field_values(comparisons).get(path, [MISSING])
+        values = self._values.get((action, path))
+        if values is None:  # bounded: one entry per field an action's rules read
+            comparisons = [c for c in self.comparisons.get(action, []) if c.path == path]
+            values = self._values[(action, path)] = field_values(comparisons).get(path, [MISSING])
         base = self.verdict(request, at)
 
         def judge(varied: dict[str, Any]) -> Callable[[], Outcome]:
