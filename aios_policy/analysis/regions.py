@@ -253,8 +253,17 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
     alike = _answering(base, action) == _answering(head, action)  # only the org chart or people changed
     kept: dict[int, tuple[Any, Any]] = {}  # an answer's id -> (the answer, held so no id is reused; its routed part)
     groups: dict[tuple[Any, ...], list[tuple[int, ...]]] = defaultdict(list)
+    # a person's confidence is never asked for when no rule reads it (only agents' bars do): their
+    # answer is the same for every confidence region, worked out for the first and shared
+    bar_only = next((i for i, d in enumerate(fields) if d.path == "confidence"), None)
+    if bar_only is not None and any(c.path == "confidence" for e in (base, head)
+                                    for c in e.comparisons.get(action, ())):
+        bar_only = None
     for fields_cell in fields_cells:
         for kind, (requester, _) in asked.items():
+            alike_confidence = bar_only is not None and kind == (True, True)
+            if alike_confidence and fields_cell[bar_only] != 0:
+                continue
             for flags, (moment_index, _) in periods.items():
                 cell = (requester, *([moment_index] if len(front) > 1 else []), *fields_cell)
                 request, moment = _request(start, space, cell, head.constitution, now)
@@ -264,7 +273,12 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
                     return _walked(base, head, action, now, space, sampled, sides)
                 key = (kind, flags, _routed_part(answer, kept), _routed_part(other, kept),
                        *(lookup(request, p) for p in relative))
-                groups[key].append(fields_cell)
+                if alike_confidence:
+                    assert bar_only is not None
+                    groups[key].extend((*fields_cell[:bar_only], index, *fields_cell[bar_only + 1:])
+                                       for index in range(len(fields[bar_only].examples)))
+                else:
+                    groups[key].append(fields_cell)
     moves: dict[tuple[Seen, Seen], dict[tuple[frozenset[int], ...], set[tuple[int, ...]]]] = defaultdict(
         lambda: defaultdict(set))
     for key, members in groups.items():

@@ -194,6 +194,7 @@ class ActionCells:
         self.cells: dict[tuple[Any, ...], _Cell] = {}
         self.outcomes: dict[tuple[Any, ...], Outcome] = {}  # verdicts at `at` of the counterfactual walk
         self.currency = engine.manifest.currency
+        self._in_effect: dict[datetime, tuple[bool, ...]] = {}  # which dated rules hold at a moment
 
     @classmethod
     def of(cls, engine: Engine, action: str) -> ActionCells | None:
@@ -233,12 +234,21 @@ class ActionCells:
             except Exception:  # an error's text names the value: decided rule by rule
                 return None
         if self.dated:
-            parts.append(tuple(r.in_effect(at) for r in self.dated))
-            parts.append(tuple(r.in_effect(now) for r in self.dated))
+            parts.append(self._effective(at))
+            parts.append(self._effective(now))
         currency = request.get("currency")  # still foreign only without an amount: a varied one is not judged
         parts.append(currency is not None and currency != self.currency)
         parts.append(person)
         return tuple(parts)
+
+    def _effective(self, moment: datetime) -> tuple[bool, ...]:
+        """Which of the dated rules are in effect at moment (kept by moment, bounded)."""
+        found = self._in_effect.get(moment)
+        if found is None:
+            if len(self._in_effect) >= MAX_MOMENTS:
+                self._in_effect.clear()
+            found = self._in_effect[moment] = tuple(r.in_effect(moment) for r in self.dated)
+        return found
 
     def outcome(self, request: dict[str, Any], now: datetime, cells: Cells) -> Outcome | None:
         at = cells.moment(request.get("at"), now)
