@@ -1,14 +1,16 @@
-"""Every region of the input space whose decision differs between two versions of a constitution.
+"""Every region of the input space whose answer differs between two versions of a constitution.
 
-For each action whose rules differ, the space is cut at every constant and threshold either version
-mentions (numbers at each cut and between cuts, each enumerated value plus one mentioned nowhere,
-flags, missing values), plus the actor's kind and the agents' confidence bars. Every cell is decided
-under both versions; cells that change are merged into the fewest boxes we can describe in words,
-each with an example request that reproduces both outcomes. Exact for structured conditions; where
-a raw JMESPath expression or a regular expression takes part, the space is sampled and the result
-is marked as such.
+For each action whose rules, escalations or org chart differ, the space is the product of the
+request's fields (cut at every constant and threshold either version mentions: numbers at each cut
+and between cuts, each enumerated value plus one mentioned nowhere, flags, missing values, and the
+agents' confidence bars), the requester (an agent, an ordinary person, each person who can take one
+of the action's stages) and the calendar (cut at every date either version changes at). Requests
+are answered under both versions as their requester sees it (`seen.py`); those that change are
+merged into the fewest boxes we can describe in words, each with an example request that
+reproduces both answers. Exact for structured conditions; where a raw JMESPath expression or a
+regular expression takes part, the space is sampled by the types the expression uses and the
+result is marked as such. `partition` cuts one version's space the same way for `aios explain`.
 """
-
 from __future__ import annotations
 
 import itertools
