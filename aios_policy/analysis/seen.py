@@ -103,16 +103,12 @@ class Sides:
             if old != new:
                 found.add("loosened" if new < old else "tightened")
 
-        # a stage's timeout and SLA are compared with the same approver's stage in the other version
-        old_stages = {role: i for i, role in enumerate(before.outcome.roles)}
-        for index, role in enumerate(after.outcome.roles):
-            if role not in old_stages or old_stages[role] >= len(before.timeouts) or index >= len(after.timeouts):
-                continue
-            (old_then, old_role), (new_then, new_role) = before.timeouts[old_stages[role]], after.timeouts[index]
+        for _, old_index, index in _aligned(before, after):
+            (old_then, old_role), (new_then, new_role) = before.timeouts[old_index], after.timeouts[index]
             judge(TIMEOUT_RANK.get(old_then, 1), TIMEOUT_RANK.get(new_then, 1))
             if old_then == new_then == "escalate" and old_role != new_role:
                 judge(self.base_authority.get(old_role, 0), self.head_authority.get(new_role, 0))
-            old_sla, new_sla = before.slas[old_stages[role]], after.slas[index]
+            old_sla, new_sla = before.slas[old_index], after.slas[index]
             if old_sla and new_sla:  # a stage without an SLA is not chased: neither looser nor stricter
                 judge(-_minutes(old_sla), -_minutes(new_sla))  # a longer SLA loosens
         old_required, new_required = _required(before.require), _required(after.require)
@@ -145,11 +141,7 @@ class Sides:
         old, new = self._words(self.base, before, people), self._words(self.head, after, people)
         parts = [f"{old} → {new}"] if old != new else []
         if before.outcome.decision == after.outcome.decision == "escalate":
-            old_stages = {role: i for i, role in enumerate(before.outcome.roles)}
-            for index, role in enumerate(after.outcome.roles):
-                old_index = old_stages.get(role)
-                if old_index is None or old_index >= len(before.timeouts) or index >= len(after.timeouts):
-                    continue
+            for role, old_index, index in _aligned(before, after):
                 stage = f"the {self._title(self.head, role)}'s stage"
                 old_people, new_people = before.people[old_index], after.people[index]
                 if old_people != new_people and old == new:  # the stages' words name no people: say who moved
@@ -195,6 +187,14 @@ class Sides:
         new = {(r, p) for r, p in zip(after.outcome.roles, after.people or ((),) * len(after.outcome.roles),
                                       strict=True)}
         return {role for role, _ in old ^ new}
+
+
+def _aligned(before: Seen, after: Seen) -> list[tuple[str, int, int]]:
+    """(role, its stage's index before, after) for each approver both escalations have: a stage's
+    people, timeout and SLA are compared with the same approver's stage in the other version."""
+    old_stages = {role: i for i, role in enumerate(before.outcome.roles) if i < len(before.timeouts)}
+    return [(role, old_stages[role], index) for index, role in enumerate(after.outcome.roles)
+            if role in old_stages and index < len(after.timeouts)]
 
 
 def _minutes(sla: str) -> float:
