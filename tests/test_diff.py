@@ -391,3 +391,22 @@ def test_raw_jmespath_is_sampled_by_the_types_it_uses(company: Path) -> None:
     markdown = run_aios("diff", "--format", "markdown", cwd=company)
     assert markdown.returncode == 1 and "not analysed exactly" in markdown.stdout
     assert "✅ no loosening" not in markdown.stdout
+
+
+def test_side_effects_are_listed_apart_from_what_updated_scenarios_show(company: Path) -> None:
+    """Raising the auto limit past the scenario's $800 with its expectation updated: that move is
+    intended; what else moves (agents below the bar now reach the policy's owner) is a side effect."""
+    _set_threshold(company, "refunds.auto_limit", 1000)
+
+    def expect_automation(data: dict) -> None:
+        data["scenarios"][0]["expect"] = {"decision": "automate"}
+
+    _edit(company, "scenarios/basic.json", expect_automation)
+    report = _diff(company)
+    headlines = report.headlines()
+    intended = [h for h in headlines if h["intended"]]
+    assert intended and all(h["change"].endswith("→ automate") for h in intended)
+    assert any(h["intended"] is False for h in headlines)  # the agents below the bar
+    text = run_aios("diff", "--fail-on", "never", cwd=company).stdout
+    assert "Headlines: intended (an updated scenario shows it)" in text
+    assert "Headlines: side effects (no updated scenario shows them)" in text

@@ -64,8 +64,14 @@ class DiffReport:
         moves: dict[tuple[str, str], list[Region]] = {}
         for region in self.regions:  # by titles: the same move with other people on other days is one line
             moves.setdefault((region.risk, region.gist), []).append(region)
+        # the moves the author meant are those an updated scenario expectation shows; only when the
+        # change updated some expectation can the others be told apart as side effects
+        shown = [s for s in self.scenarios if s.expectation_updated and s.moment is not None]
         found = [{"risk": risk, "change": change, "regions": len(group),
-                  "actions": sorted({r.action for r in group})} for (risk, change), group in moves.items()]
+                  "actions": sorted({r.action for r in group}),
+                  "intended": (any(r.holds(s.request, s.moment) for r in group for s in shown
+                                   if s.moment is not None) if shown else None)}
+                 for (risk, change), group in moves.items()]
         return sorted(found, key=lambda h: (RISK_ORDER.get(h["risk"], len(RISK_ORDER)), -h["regions"], h["change"]))
 
     def count(self, risk: str) -> int:

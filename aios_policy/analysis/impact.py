@@ -31,6 +31,8 @@ class ScenarioChange:
     risk: str
     expectation_updated: bool
     change: str = ""  # the move in words, with titles and people
+    request: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the scenario's request
+    moment: datetime | None = field(default=None, compare=False, repr=False)  # and when it is decided
 
     @property
     def stale(self) -> bool:
@@ -61,7 +63,7 @@ def scenario_changes(base: Constitution, head: Constitution) -> list[ScenarioCha
         requester = actor.get("id") if actor.get("kind") == "human" and isinstance(actor.get("id"), str) else None
         found.append(ScenarioChange(scenario.id, scenario.origin.file, outcome_text(old.outcome),
                                     outcome_text(new.outcome), sides.risk(old, new, requester), updated,
-                                    sides.text(old, new)))
+                                    sides.text(old, new), scenario.request, now))
     return found
 
 

@@ -56,6 +56,16 @@ def _replay_lines(report: DiffReport) -> list[str]:
     return lines
 
 
+def _headline_sections(report: DiffReport) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The headlines, split into what updated scenarios show (intended) and the side effects when the
+    change updated some expectation; else one list."""
+    headlines = report.headlines()
+    if not any(h["intended"] is not None for h in headlines):
+        return [("Headlines", headlines)]
+    return [("Headlines: intended (an updated scenario shows it)", [h for h in headlines if h["intended"]]),
+            ("Headlines: side effects (no updated scenario shows them)", [h for h in headlines if not h["intended"]])]
+
+
 def _headline(headline: dict[str, Any]) -> str:
     actions = headline["actions"]
     where = ", ".join(f"`{a}`" for a in actions[:6]) + (f" and {len(actions) - 6} more" if len(actions) > 6 else "")
@@ -81,7 +91,8 @@ def as_text(report: DiffReport) -> str:
         lines.extend(f"  - {row}" for row in rows) if rows else lines.append(f"  {empty}")
         lines.append("")
 
-    section("Headlines", map(_headline, report.headlines()), "no decision changes")
+    for title, rows in _headline_sections(report):
+        section(title, map(_headline, rows), "no decision changes")
     section("What changed in the files", (c.text for c in report.changes), "nothing")
     section("Scenarios whose decision changes", map(_scenario_line, report.scenarios), "none")
     lines.append("Replay of logged requests")
@@ -115,8 +126,8 @@ def as_markdown(report: DiffReport) -> str:
     lines = [MARKER, "## aios-policy: behavioural impact", "",
              f"BASE {safe(report.base.name)} → HEAD {safe(report.head.name)} · {verdict}", "",
              safe(report.paragraph()), "", f"**{_counts(report)}** · owners who must review: {owners}", ""]
-    lines += _markdown_list("Headlines", [safe(_headline(h)) for h in report.headlines()], "No decision changes.",
-                            open_when=ROWS)
+    for title, rows in _headline_sections(report):
+        lines += _markdown_list(title, [safe(_headline(h)) for h in rows], "No decision changes.", open_when=ROWS)
     lines += _markdown_list("What changed in the files", [safe(c.text) for c in report.changes], "Nothing.")
     lines += _markdown_list("Scenarios whose decision changes", [safe(_scenario_line(s)) for s in report.scenarios],
                             "None.")
