@@ -28,6 +28,7 @@ from aios_policy.constitution.values import MISSING, is_number, lookup, with_fie
 from aios_policy.engine.decide import Engine
 from aios_policy.engine.history import NONE_EARLIER
 from aios_policy.engine.outcome import Outcome
+from aios_policy.engine.people import away, holders
 from aios_policy.engine.request import request_problems
 from aios_policy.words.numbers import interval_text, value_text
 from aios_policy.words.outcome import outcome_text
@@ -94,6 +95,7 @@ def _answering(engine: Engine, action: str) -> tuple[Any, ...]:
     return (tuple((r.id, r.outcome, r.condition.describe(), r.effective_from, r.effective_until, r.policy,
                    repr(r.escalation)) for r in rules),  # the whole escalation: stages, SLA, timeout, attachments
             engine.bars.get(action), repr(default), tuple(sorted(constitution.exchange_rates.items())),
+            constitution.manifest.approval_phases, constitution.manifest.requester_may_sign,
             tuple(sorted((role, constitution.roles[role].authority if role in constitution.roles else -1)
                          for role in roles)),
             tuple(sorted((p.id, p.owner) for p in constitution.policies.values() if action in p.actions)))
@@ -253,6 +255,12 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
     periods = _periods(front[1] if len(front) > 1 else None, base, head, action)
     relative = _routing_paths(base, head, action)
     alike = _answering(base, action) == _answering(head, action)  # only the org chart or people changed
+    # where only the org changed, the (requester, period) pairs whose routing cannot differ change nothing
+    clean = _routed_alike(base, head, action, space[0], front[1] if len(front) > 1 else None, now) if alike \
+        else set()
+    if alike and clean is not None and len(clean) == len(space[0].examples) * (
+            len(front[1].examples) if len(front) > 1 else 1):
+        return []
     kept: dict[int, tuple[Any, Any]] = {}  # an answer's id -> (the answer, held so no id is reused; its routed part)
     groups: dict[tuple[Any, ...], list[tuple[int, ...]]] = defaultdict(list)
     # a person's confidence is never asked for when no rule reads it (only agents' bars do): their
@@ -291,6 +299,8 @@ def regions(base: Engine, head: Engine, action: str, now: datetime) -> list[Regi
         for requester in asked[kind][1]:
             for moment_index in periods[flags][1]:
                 who_when = (requester, *([moment_index] if len(front) > 1 else []))
+                if alike and clean and (requester, moment_index) in clean:
+                    continue  # the same answer, routed alike
                 if constant is None or routed:
                     request, moment = _request(start, space, (*who_when, *members[0]), head.constitution, now)
                     constant = (sides.renamed(seen(base, request, moment)), seen(head, request, moment))
@@ -330,6 +340,76 @@ def _region(action: str, space: list[Dimension], box: tuple[frozenset[int], ...]
     return Region(action, tuple(_conditions(space, box, constitution)), before.outcome, after.outcome,
                   _combined(risks), example, sampled, sides.text(before, after), sides.text(before, after, False),
                   tuple(sorted(sides.work(before, after))), tuple(space), box)
+
+
+def _routed_alike(base: Engine, head: Engine, action: str, requesters: Dimension, moments: Dimension | None,
+                  now: datetime) -> set[tuple[int, int]] | None:
+    """The (requester, period) index pairs for which both versions route every escalation of the action
+    alike: each role the action can reach (its stages, timeouts, policy owners and the default, up
+    reports_to in either version) has the same manager, authority and holders, each holder the same
+    cover that day, and the requester the same stand-in. None when a stage is found from the request
+    (managers, units): then nothing is assumed."""
+    roles: set[str] = set()
+    for engine in (base, head):
+        constitution = engine.constitution
+        escalations = [r.escalation for r in engine.rules.get(action, ()) if r.escalation]
+        escalations += [constitution.manifest.default_escalation,
+                        *(engine.owner_escalation[p.id] for p in constitution.policies.values() if action in p.actions)]
+        for escalation in escalations:
+            for stage in escalation.stages:
+                if stage.approver is not None:
+                    return None
+                roles.update(r for r in (stage.role, (stage.on_timeout or escalation.on_timeout).role) if r)
+    frontier = list(roles)
+    while frontier:  # a role nobody can take passes up reports_to, in either version
+        role = frontier.pop()
+        for engine in (base, head):
+            found = engine.constitution.roles.get(role)
+            if found is not None and found.reports_to and found.reports_to not in roles:
+                roles.add(found.reports_to)
+                frontier.append(found.reports_to)
+    days = [m.astimezone(head.constitution.manifest.timezone).date() for m in (moments.examples if moments else (now,))]
+    clean = set()
+    for moment_index, day in enumerate(days):
+        views = [_org_on(e.constitution, roles, day) for e in (base, head)]
+        if views[0] != views[1]:
+            continue
+        for requester_index, value in enumerate(requesters.examples):
+            person = _requester_id(value, head.constitution)
+            sides = [_stand_in(e.constitution, person, day) for e in (base, head)]
+            if sides[0] == sides[1]:
+                clean.add((requester_index, moment_index))
+    return clean
+
+
+def _org_on(constitution: CompiledConstitution, roles: set[str], day: Any) -> tuple[Any, ...]:
+    """What routing to these roles reads on a day: each role's manager, authority and holders, and who
+    stands in for each holder (the whole chain of cover, with whether each is away)."""
+    view: list[tuple[Any, ...]] = []
+    for role in sorted(roles):
+        found = constitution.roles.get(role)
+        if found is None:
+            view.append((role,))
+            continue
+        chains = []
+        for holder in sorted(holders(constitution, role), key=lambda p: p.id):
+            chain: list[tuple[str, str | None]] = []
+            current: Any = holder
+            seen_ids: set[str] = set()
+            while current is not None and current.id not in seen_ids:
+                seen_ids.add(current.id)
+                delegate = away(current, day)
+                chain.append((current.id, delegate))
+                current = constitution.people.get(delegate) if delegate else None
+            chains.append(tuple(chain))
+        view.append((role, found.reports_to, found.authority, tuple(chains)))
+    return tuple(view)
+
+
+def _stand_in(constitution: CompiledConstitution, person: str | None, day: Any) -> tuple[Any, ...]:
+    """The requester's side on a day: whether they are a person, and who stands in for them."""
+    found = constitution.people.get(person) if person else None
+    return (found is not None, away(found, day) if found is not None else None)
 
 
 def _routed_part(answer: Any, kept: dict[int, tuple[Any, Any]]) -> Any:
