@@ -410,3 +410,19 @@ def test_side_effects_are_listed_apart_from_what_updated_scenarios_show(company:
     text = run_aios("diff", "--fail-on", "never", cwd=company).stdout
     assert "Headlines: intended (an updated scenario shows it)" in text
     assert "Headlines: side effects (no updated scenario shows them)" in text
+
+
+def test_reordering_the_approval_phases_is_analysed(company: Path) -> None:
+    """The manifest alone changes: stages now run finance first, and the diff says where."""
+    def phased(data: dict) -> None:
+        stages = _rule(data, "refund-large")["escalation"]["stages"]
+        stages[0]["phase"], stages[1]["phase"] = "functional", "financial"
+
+    _edit(company, "policies/refunds.json", phased)
+    git(company, "commit", "-qam", "phases")
+    _edit(company, "constitution.json", lambda d: d.update(approval_phases=["financial", "functional"]))
+    report = _diff(company)
+    today = _today(report)
+    assert today and all("amount above $2,000" in r.conditions for r in today)
+    moves = {(r.base[1], r.head[1]) for r in today if r.base[0] == "escalate"}
+    assert (("ops", "finance"), ("finance", "ops")) in moves
