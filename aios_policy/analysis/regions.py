@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from aios_policy.constitution.conditions import UNTYPED, Comparison, RawExpression, raw_literals
-from aios_policy.constitution.model import CompiledConstitution, Rule
-from aios_policy.constitution.space import OTHER_TEXT, Dimension, dimension, dimensions
+from aios_policy.constitution.conditions import UNTYPED, Comparison, RawExpression
+from aios_policy.constitution.model import CompiledConstitution, Escalation, Rule
+from aios_policy.constitution.space import OTHER_TEXT, Dimension, contains, dimension, dimensions
 from aios_policy.constitution.values import MISSING, is_number, lookup, with_field
 from aios_policy.engine.decide import Engine
 from aios_policy.engine.history import NONE_EARLIER
-from aios_policy.engine.outcome import Outcome
+from aios_policy.engine.outcome import Outcome, verdict
 from aios_policy.engine.people import away, holders
 from aios_policy.engine.request import request_problems
 from aios_policy.words.numbers import interval_text, value_text
@@ -123,7 +123,7 @@ def _raw_paths(rules: list[Rule]) -> dict[str, list[Any]]:
     for rule in rules:
         for node in _nodes(rule.condition):
             if isinstance(node, RawExpression):
-                for path, values in raw_literals(node.source).items():
+                for path, values in node.literals().items():
                     known = found.setdefault(path, [])
                     known.extend(v for v in values if not any(type(k) is type(v) and k == v for k in known))
     return found
@@ -186,24 +186,7 @@ def _requesters(base: Engine, head: Engine, action: str) -> tuple[tuple[Any, ...
     """An agent, an ordinary person, and each person (in either version) who holds a role the action's
     escalations can reach: separation of duties and delegation route their own requests elsewhere.
     When some stage is found from the requester (their manager, their unit's head), everyone."""
-    relative = False
-    roles: set[str] = set()
-    for engine in (base, head):
-        constitution = engine.constitution
-        escalations = [r.escalation for r in engine.rules.get(action, ()) if r.escalation]
-        escalations.append(constitution.manifest.default_escalation)
-        for escalation in escalations:
-            for stage in escalation.stages:
-                relative = relative or stage.approver is not None
-                roles.update(r for r in (stage.role, (stage.on_timeout or escalation.on_timeout).role) if r)
-        roles.update(p.owner for p in constitution.policies.values() if action in p.actions)
-    for engine in (base, head):  # a role nobody can take passes up reports_to
-        for role in list(roles):
-            seen_roles = set()
-            while role in engine.constitution.roles and role not in seen_roles:
-                seen_roles.add(role)
-                roles.add(role)
-                role = engine.constitution.roles[role].reports_to or ""
+    roles, relative = _reachable(base, head, action)
     people = sorted({p.id for e in (base, head) for p in e.constitution.people.values()
                      if relative or roles & set(p.roles)})
     ordinary = _ordinary_person(head.constitution)
@@ -336,9 +319,9 @@ def _region(action: str, space: list[Dimension], box: tuple[frozenset[int], ...]
             sides: Sides, constitution: CompiledConstitution, start: dict[str, Any], now: datetime,
             sampled: bool) -> Region:
     example, _ = _request(start, space, tuple(min(values) for values in box), constitution, now)
-    risks = {sides.risk(before, after, q) for q in _people_of(space, box, constitution)}
+    ways = set().union(*(sides.directions(before, after, q) for q in _people_of(space, box, constitution)))
     return Region(action, tuple(_conditions(space, box, constitution)), before.outcome, after.outcome,
-                  _combined(risks), example, sampled, sides.text(before, after), sides.text(before, after, False),
+                  verdict(ways), example, sampled, sides.text(before, after), sides.text(before, after, False),
                   tuple(sorted(sides.work(before, after))), tuple(space), box)
 
 
@@ -349,25 +332,9 @@ def _routed_alike(base: Engine, head: Engine, action: str, requesters: Dimension
     reports_to in either version) has the same manager, authority and holders, each holder the same
     cover that day, and the requester the same stand-in. None when a stage is found from the request
     (managers, units): then nothing is assumed."""
-    roles: set[str] = set()
-    for engine in (base, head):
-        constitution = engine.constitution
-        escalations = [r.escalation for r in engine.rules.get(action, ()) if r.escalation]
-        escalations += [constitution.manifest.default_escalation,
-                        *(engine.owner_escalation[p.id] for p in constitution.policies.values() if action in p.actions)]
-        for escalation in escalations:
-            for stage in escalation.stages:
-                if stage.approver is not None:
-                    return None
-                roles.update(r for r in (stage.role, (stage.on_timeout or escalation.on_timeout).role) if r)
-    frontier = list(roles)
-    while frontier:  # a role nobody can take passes up reports_to, in either version
-        role = frontier.pop()
-        for engine in (base, head):
-            found = engine.constitution.roles.get(role)
-            if found is not None and found.reports_to and found.reports_to not in roles:
-                roles.add(found.reports_to)
-                frontier.append(found.reports_to)
+    roles, relative = _reachable(base, head, action)
+    if relative:
+        return None
     days = [m.astimezone(head.constitution.manifest.timezone).date() for m in (moments.examples if moments else (now,))]
     clean = set()
     for moment_index, day in enumerate(days):
@@ -422,13 +389,6 @@ def _routed_part(answer: Any, kept: dict[int, tuple[Any, Any]]) -> Any:
     return found[1]
 
 
-def _combined(risks: set[str]) -> str:
-    """The risk of a region whose requesters' moves are judged apart: loosened for one and neutral for
-    another is loosened; loosened for one and tightened for another is mixed."""
-    ways = {r for r in risks if r in ("loosened", "tightened")}
-    return "mixed" if "mixed" in risks or len(ways) > 1 else next(iter(ways), "re-routed")
-
-
 def _asked_by(dim: Dimension, base: Engine, head: Engine) -> dict[tuple[bool, bool], tuple[int, list[int]]]:
     """The requesters grouped by whether each version takes them for a person in org.json (what the
     answer depends on; who they are matters only for routing): each group's first and all its indices."""
@@ -457,12 +417,42 @@ def _routing_paths(base: Engine, head: Engine, action: str) -> list[str]:
     """The request fields routing reads besides the requester: the role claimed, and the units a stage's
     approver is found from."""
     paths = {"actor.role"}
-    for engine in (base, head):
-        escalations = [r.escalation for r in engine.rules.get(action, ()) if r.escalation]
-        escalations.append(engine.constitution.manifest.default_escalation)
-        paths.update(s.approver.of for e in escalations for s in e.stages
-                     if s.approver is not None and s.approver.of != "requester")
+    paths.update(s.approver.of for e in _escalations(base, head, action) for s in e.stages
+                 if s.approver is not None and s.approver.of != "requester")
     return sorted(paths)
+
+
+def _escalations(base: Engine, head: Engine, action: str) -> list[Escalation]:
+    """Every escalation a request of the action can reach in either version: its rules', the policy
+    owners' (an agent below the bar), the manifest's default."""
+    found: list[Escalation] = []
+    for engine in (base, head):
+        constitution = engine.constitution
+        found += [r.escalation for r in engine.rules.get(action, ()) if r.escalation]
+        found += [engine.owner_escalation[p.id] for p in constitution.policies.values() if action in p.actions]
+        found.append(constitution.manifest.default_escalation)
+    return found
+
+
+def _reachable(base: Engine, head: Engine, action: str) -> tuple[set[str], bool]:
+    """The roles the action's escalations can reach in either version (their stages and timeout
+    targets, and every role above them: a role nobody can take passes up reports_to), and whether
+    some stage is found from the request instead (a manager, a unit's head)."""
+    roles: set[str] = set()
+    relative = False
+    for escalation in _escalations(base, head, action):
+        for stage in escalation.stages:
+            relative = relative or stage.approver is not None
+            roles.update(r for r in (stage.role, (stage.on_timeout or escalation.on_timeout).role) if r)
+    frontier = list(roles)
+    while frontier:
+        role = frontier.pop()
+        for engine in (base, head):
+            found = engine.constitution.roles.get(role)
+            if found is not None and found.reports_to and found.reports_to not in roles:
+                roles.add(found.reports_to)
+                frontier.append(found.reports_to)
+    return roles, relative
 
 
 def sampled(base: Engine, head: Engine, action: str, now: datetime) -> bool:
@@ -486,7 +476,7 @@ def _place(dim: Dimension, request: dict[str, Any], moment: datetime) -> int | N
     if value is None:
         return dim.examples.index(MISSING) if MISSING in dim.examples else None
     for index, (example, span) in enumerate(zip(dim.examples, dim.spans, strict=True)):
-        if span is not None and is_number(value) and span.holds(value):
+        if span is not None and is_number(value) and contains(span, value):
             return index
         if span is None and example is not MISSING and type(example) is type(value) and example == value:
             return index

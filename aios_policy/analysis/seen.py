@@ -91,10 +91,14 @@ class Sides:
 
     def risk(self, before: Seen, after: Seen, requester: str | None) -> str:
         """loosened, tightened, mixed or re-routed: every part of the move judged, for this requester."""
+        return verdict(self.directions(before, after, requester))
+
+    def directions(self, before: Seen, after: Seen, requester: str | None) -> set[str]:
+        """Which ways the move goes for this requester (loosened, tightened, both or neither)."""
         found = directions(before.outcome, after.outcome, self.base_authority, self.head_authority)
         if before.outcome.decision == after.outcome.decision == "escalate":
             found |= self._escalation_directions(before, after, requester)
-        return verdict(found)
+        return found
 
     def _escalation_directions(self, before: Seen, after: Seen, requester: str | None) -> set[str]:
         found: set[str] = set()

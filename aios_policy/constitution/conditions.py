@@ -267,50 +267,45 @@ class RawExpression(Condition):
     def describe(self) -> str:
         return f"JMESPath `{self.source}` is true"
 
+    def literals(self) -> dict[str, list[Any]]:
+        """For each plain field path the expression reads, the values that tell its cases apart: the
+        literals the path is compared with (`amount > 500`: 500; `tier == 'gold'`: "gold"), true and
+        false where the path is tested for truth on its own (`attributes.vip && ...`), the item a
+        `contains` looks for, and UNTYPED where it is read in some other way (an argument of another
+        function, arithmetic): then only sampling can say."""
+        found: dict[str, list[Any]] = {}
 
-def raw_literals(source: str) -> dict[str, list[Any]]:
-    """For each plain field path a raw JMESPath expression reads, the values that tell its cases apart:
-    the literals the path is compared with (`amount > 500`: 500; `tier == 'gold'`: "gold"), true and
-    false where the path is tested for truth on its own (`attributes.vip && ...`), the item a
-    `contains` looks for, and UNTYPED where it is read in some other way (an argument of another
-    function, arithmetic): then only sampling can say."""
-    try:
-        tree = jmespath.compile(source).parsed
-    except jmespath.exceptions.JMESPathError:
-        return {}
-    found: dict[str, list[Any]] = {}
+        def add(path: str, value: Any) -> None:
+            values = found.setdefault(path, [])
+            if not any(type(v) is type(value) and v == value for v in values):
+                values.append(value)
 
-    def add(path: str, value: Any) -> None:
-        values = found.setdefault(path, [])
-        if not any(type(v) is type(value) and v == value for v in values):
-            values.append(value)
-
-    def walk(node: Any, truth: bool) -> None:
-        if not isinstance(node, dict):
-            return
-        path = _plain_path(node)
-        if path is not None:
-            for value in ((True, False) if truth else (UNTYPED,)):
-                add(path, value)
-            return
-        kind, children = node.get("type"), node.get("children") or []
-        if kind == "comparator" and len(children) == 2:
-            left, right = (_plain_path(c) for c in children)
-            literals = [c.get("value") for c in children if isinstance(c, dict) and c.get("type") == "literal"]
-            if (left or right) and literals and not (left and right):
-                add(left or right or "", literals[0])
+        def walk(node: Any, truth: bool) -> None:
+            if not isinstance(node, dict):
                 return
-        if kind == "function_expression" and node.get("value") == "contains" and len(children) == 2:
-            path, literal = _plain_path(children[0]), children[1]
-            if path and isinstance(literal, dict) and literal.get("type") == "literal":
-                add(path, [literal.get("value")])
+            path = _plain_path(node)
+            if path is not None:
+                for value in ((True, False) if truth else (UNTYPED,)):
+                    add(path, value)
                 return
-        logical = kind in ("and_expression", "or_expression", "not_expression")
-        for child in children:
-            walk(child, logical)
+            kind, children = node.get("type"), node.get("children") or []
+            if kind == "comparator" and len(children) == 2:
+                left, right = (_plain_path(c) for c in children)
+                literals = [c.get("value") for c in children if isinstance(c, dict) and c.get("type") == "literal"]
+                if (left or right) and literals and not (left and right):
+                    add(left or right or "", literals[0])
+                    return
+            if kind == "function_expression" and node.get("value") == "contains" and len(children) == 2:
+                path, literal = _plain_path(children[0]), children[1]
+                if path and isinstance(literal, dict) and literal.get("type") == "literal":
+                    add(path, [literal.get("value")])
+                    return
+            logical = kind in ("and_expression", "or_expression", "not_expression")
+            for child in children:
+                walk(child, logical)
 
-    walk(tree, True)
-    return found
+        walk(self._expression.parsed, True)
+        return found
 
 
 UNTYPED: Any = type("Untyped", (), {"__repr__": lambda self: "UNTYPED"})()  # read in a way literals cannot tell

@@ -97,11 +97,6 @@ class Interval:
             return self.low + 1
         return self.low if self.low == self.high else (self.low + self.high) / 2
 
-    def holds(self, value: float) -> bool:
-        above = self.low is None or value > self.low or (self.low_closed and value == self.low)
-        below = self.high is None or value < self.high or (self.high_closed and value == self.high)
-        return above and below
-
     def joined(self, other: Interval) -> Interval:
         return Interval(self.low, other.high, self.low_closed, other.high_closed)
 
